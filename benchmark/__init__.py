@@ -1,0 +1,1 @@
+"""How a run is orchestrated and scored: config, engine, strategies, backends, metrics."""

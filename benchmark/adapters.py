@@ -1,0 +1,75 @@
+"""LoRA adapters: wrap the base once, then move adapter tensors in and out of it.
+
+Switching client = copying adapter tensors into the resident model's parameters; the model
+is never rebuilt or re-wrapped.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model
+
+
+class LoraTargetError(ValueError):
+    """The LoRA target pattern matched no module (a silent zero-match would train nothing)."""
+
+
+def wrap_with_lora(model: torch.nn.Module, settings, default_targets: str) -> PeftModel:
+    targets = settings.targets or default_targets
+    if isinstance(targets, list) and len(targets) == 1:
+        targets = targets[0]  # one entry is a regex, as the config docs say
+    pattern = targets if isinstance(targets, str) else None
+    names = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
+    if pattern is not None:
+        matched = [n for n in names if re.fullmatch(pattern, n)]
+    else:
+        matched = [n for n in names if any(n == t or n.endswith("." + t) for t in targets)]
+    if not matched:
+        raise LoraTargetError(
+            f"LoRA targets {targets!r} matched no linear module of the base model; "
+            f"some module names: {', '.join(names[:8])}"
+        )
+    config = LoraConfig(
+        r=settings.r,
+        lora_alpha=settings.alpha,
+        lora_dropout=settings.dropout,
+        target_modules=targets,
+        bias="none",
+    )
+    return get_peft_model(model, config)
+
+
+def parameter_counts(model: torch.nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return trainable, sum(p.numel() for p in model.parameters())
+
+
+class AdapterSlots:
+    """The trainable adapter parameters of a PeftModel, addressed by PEFT state-dict names
+    (the names `get_peft_model_state_dict` and `adapter_model.safetensors` use)."""
+
+    def __init__(self, model: PeftModel, adapter_name: str = "default"):
+        marker = f".{adapter_name}"
+        self.params: dict[str, torch.nn.Parameter] = {
+            name.replace(marker, ""): p for name, p in model.named_parameters() if p.requires_grad
+        }
+        if not self.params:
+            raise LoraTargetError("the adapter has no trainable parameters")
+
+    def read(self) -> dict[str, torch.Tensor]:
+        return {k: p.detach().to("cpu", copy=True) for k, p in self.params.items()}
+
+    @torch.no_grad()
+    def write(self, state: dict[str, torch.Tensor]) -> None:
+        if state.keys() != self.params.keys():
+            missing = sorted(self.params.keys() - state.keys())[:3]
+            extra = sorted(state.keys() - self.params.keys())[:3]
+            raise KeyError(f"adapter state does not match the model (missing {missing}, unexpected {extra})")
+        for k, p in self.params.items():
+            p.copy_(state[k])
+
+    def nbytes(self) -> int:
+        return sum(p.numel() * p.element_size() for p in self.params.values())

@@ -1,0 +1,297 @@
+"""One validated config object per run: TOML presets + `--set key=value` overrides.
+
+Every error names the key, the value and what is allowed, so users never see a stack trace.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PRESET_DIR = Path(__file__).parent / "presets"
+DEFAULT_PRESET = "default"
+
+
+class ConfigError(ValueError):
+    """A config key or value the suite cannot use; the message says which and why."""
+
+
+@dataclass
+class ModelConfig:
+    backend: str = "tiny"
+    path: str = ""  # "" = the backend's built-in weights (tiny: the shipped base)
+    size: str = "base"  # tiny: "base" (shipped, pretrained) or "random"
+    device: str = "auto"  # auto | cpu | cuda
+    threads: int = 0  # CPU threads for torch; 0 = torch's default
+
+
+@dataclass
+class LoraSettings:
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.0
+    targets: list[str] = field(default_factory=list)  # empty = backend default
+
+
+@dataclass
+class DataConfig:
+    languages: list[str] = field(default_factory=lambda: ["fa", "ru", "en"])
+    train_per_language: int = 300
+    test_per_language: int = 50
+    level: str = "scanned"
+    seed: int = 0
+    min_chars: int = 8
+    max_chars: int = 32
+    system_fonts: bool = False
+
+
+@dataclass
+class PartitionConfig:
+    scheme: str = "dirichlet"  # iid | natural | dirichlet
+    num_clients: int = 4
+    alpha: float = 0.5
+    min_size: int = 8
+
+
+@dataclass
+class FederationConfig:
+    rounds: int = 3
+    clients_per_round: int = 0  # 0 = every client every round
+    strategy: str = "fedavg"
+
+
+@dataclass
+class TrainConfig:
+    local_steps: int = 10
+    batch_size: int = 16
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+
+
+@dataclass
+class EvalConfig:
+    batch_size: int = 100
+    max_new_tokens: int = 0  # 0 = longest reference + margin
+
+
+@dataclass
+class RunConfig:
+    name: str = "run"
+    seed: int = 0
+    engine: str = "inprocess"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    data: DataConfig = field(default_factory=DataConfig)
+    partition: PartitionConfig = field(default_factory=PartitionConfig)
+    federation: FederationConfig = field(default_factory=FederationConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+CHOICES = {
+    "engine": ("inprocess",),
+    "model.backend": ("tiny",),
+    "model.size": ("base", "random"),
+    "model.device": ("auto", "cpu", "cuda"),
+    "data.level": ("clean", "scanned", "degraded"),
+    "partition.scheme": ("iid", "natural", "dirichlet"),
+    "federation.strategy": ("fedavg",),
+}
+POSITIVE = {
+    "lora.r",
+    "lora.alpha",
+    "data.train_per_language",
+    "data.test_per_language",
+    "data.min_chars",
+    "data.max_chars",
+    "partition.num_clients",
+    "federation.rounds",
+    "train.local_steps",
+    "train.batch_size",
+    "train.lr",
+    "eval.batch_size",
+    "partition.alpha",
+}
+NON_NEGATIVE = {
+    "federation.clients_per_round",
+    "model.threads",
+    "eval.max_new_tokens",
+    "partition.min_size",
+    "train.weight_decay",
+    "train.max_grad_norm",
+    "lora.dropout",
+}
+
+
+def _coerce(key: str, value, kind):
+    """Convert a TOML/CLI value to the field's type or raise a ConfigError naming the key."""
+    origin = typing.get_origin(kind)
+    if origin is list:
+        if isinstance(value, str):
+            value = [v for v in (s.strip() for s in value.split(",")) if v]
+        if not isinstance(value, list):
+            raise ConfigError(f"{key} = {value!r}: expected a list")
+        return [str(v) for v in value]
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("true", "1", "yes"):
+            return True
+        if str(value).lower() in ("false", "0", "no"):
+            return False
+        raise ConfigError(f"{key} = {value!r}: expected true or false")
+    if kind in (int, float):
+        if isinstance(value, bool):
+            raise ConfigError(f"{key} = {value!r}: expected a number")
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"{key} = {value!r}: expected {'an integer' if kind is int else 'a number'}"
+            ) from None
+        if kind is int and isinstance(value, float) and not value.is_integer():
+            raise ConfigError(f"{key} = {value!r}: expected an integer")
+        return number
+    return str(value)
+
+
+def _apply(obj, data: dict, prefix: str = "") -> None:
+    hints = typing.get_type_hints(type(obj))
+    names = {f.name for f in dataclasses.fields(obj)}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if key not in names:
+            raise ConfigError(f"unknown config key {path!r}; allowed here: {', '.join(sorted(names))}")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path} must be a table of settings, got {value!r}")
+            _apply(current, value, path + ".")
+        else:
+            setattr(obj, key, _coerce(path, value, hints[key]))
+
+
+def validate(cfg: RunConfig) -> RunConfig:
+    flat = _flatten(cfg.to_dict())
+    for key, allowed in CHOICES.items():
+        if flat[key] not in allowed:
+            raise ConfigError(f"{key} = {flat[key]!r} is not supported; choose one of: {', '.join(allowed)}")
+    for key in POSITIVE:
+        if not flat[key] > 0:
+            raise ConfigError(f"{key} = {flat[key]!r}: must be greater than 0")
+    for key in NON_NEGATIVE:
+        if flat[key] < 0:
+            raise ConfigError(f"{key} = {flat[key]!r}: must be 0 or more")
+    if not cfg.data.languages:
+        raise ConfigError("data.languages is empty: name at least one language code")
+    from tasks.languages import LANGUAGES
+
+    for code in cfg.data.languages:
+        if code not in LANGUAGES:
+            raise ConfigError(
+                f"data.languages: unknown language code {code!r}; known: {', '.join(sorted(LANGUAGES))}"
+            )
+    if cfg.data.min_chars > cfg.data.max_chars:
+        raise ConfigError(
+            f"data.min_chars = {cfg.data.min_chars} is above data.max_chars = {cfg.data.max_chars}"
+        )
+    if cfg.federation.clients_per_round > cfg.partition.num_clients:
+        raise ConfigError(
+            f"federation.clients_per_round = {cfg.federation.clients_per_round} exceeds "
+            f"partition.num_clients = {cfg.partition.num_clients}"
+        )
+    if cfg.lora.dropout >= 1:
+        raise ConfigError(f"lora.dropout = {cfg.lora.dropout}: must be below 1")
+    return cfg
+
+
+def _flatten(data: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in data.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def parse_override(item: str) -> tuple[list[str], object]:
+    """`a.b=value` -> (["a", "b"], value); the value is read as TOML when it parses, else text."""
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected key=value, e.g. federation.rounds=5")
+    key, raw = item.split("=", 1)
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def preset_path(name: str) -> Path:
+    path = PRESET_DIR / f"{name}.toml"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in PRESET_DIR.glob("*.toml")))
+        raise ConfigError(f"unknown preset {name!r}; available presets: {known}")
+    return path
+
+
+def read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"config file {path} is not valid TOML: {err}") from None
+
+
+def load_config(
+    preset: str | None = None, config_file: str | Path | None = None, overrides: list[str] = ()
+) -> RunConfig:
+    """Defaults <- preset or config file <- `--set` overrides, then validated."""
+    if preset and config_file:
+        raise ConfigError("give either --preset or --config, not both")
+    cfg = RunConfig()
+    source = Path(config_file) if config_file else preset_path(preset or DEFAULT_PRESET)
+    _apply(cfg, read_toml(source))
+    for item in overrides:
+        keys, value = parse_override(item)
+        nested: dict = {}
+        cursor = nested
+        for k in keys[:-1]:
+            cursor = cursor.setdefault(k, {})
+        cursor[keys[-1]] = value
+        _apply(cfg, nested)
+    return validate(cfg)
+
+
+def to_toml(cfg: RunConfig) -> str:
+    """The resolved config as TOML (written to RUN_DIR/config.toml; loads back with --config)."""
+    lines: list[str] = []
+    tables = []
+    for key, value in cfg.to_dict().items():
+        if isinstance(value, dict):
+            tables.append((key, value))
+        else:
+            lines.append(f"{key} = {_toml_value(value)}")
+    for name, table in tables:
+        lines.append(f"\n[{name}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,42 @@
+"""Per-language evaluation: batched bounded greedy decoding, normalisation, scoring."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from benchmark.backends.base import Backend, Prepared
+from benchmark.metrics import score
+from tasks.languages import language_or_default, normalise
+
+
+def evaluate(
+    model: torch.nn.Module,
+    backend: Backend,
+    test_sets: dict[str, Prepared],
+    batch_size: int,
+    max_new_tokens: int = 0,
+    desc: str = "evaluate",
+) -> tuple[dict[str, dict], list[dict]]:
+    """Returns ({language: figures}, prediction rows as scored, i.e. after normalisation)."""
+    model.eval()
+    results, rows = {}, []
+    total = sum(len(d) for d in test_sets.values())
+    with tqdm(total=total, desc=desc, leave=False) as bar:
+        for code, data in test_sets.items():
+            policy = language_or_default(code).normalisation
+            bound = max_new_tokens or backend.max_new_tokens(data.texts)
+            predictions: list[str] = []
+            for start in range(0, len(data), batch_size):
+                batch = np.arange(start, min(start + batch_size, len(data)))
+                predictions += backend.generate(model, data, batch, bound)
+                bar.update(len(batch))
+            refs = [normalise(t, policy) for t in data.texts]
+            hyps = [normalise(p, policy) for p in predictions]
+            results[code] = score(refs, hyps)
+            rows += [
+                {"id": i, "language": code, "reference": r, "prediction": h}
+                for i, r, h in zip(data.ids, refs, hyps)
+            ]
+    return results, rows

@@ -1,0 +1,1 @@
+"""Who learns: private shards, the simulated client, and the Update it sends."""

@@ -1,0 +1,114 @@
+"""The simulated client: local LoRA training on a private shard -> an `Update`.
+
+The `Update` is the privacy boundary: adapter tensors, an example count and whitelisted
+scalar metrics. It cannot carry images, text or per-sample data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+import torch
+
+# The only metrics a client may report to the server (all scalars about training as a whole).
+UPDATE_METRICS = frozenset({"train_loss", "local_steps", "seconds"})
+
+
+@dataclass(frozen=True)
+class Update:
+    client_id: int
+    tensors: Mapping[str, torch.Tensor]
+    num_examples: int
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.client_id, int) or isinstance(self.client_id, bool):
+            raise TypeError(f"Update.client_id must be an int, got {type(self.client_id).__name__}")
+        if not isinstance(self.num_examples, int) or self.num_examples <= 0:
+            raise ValueError(f"Update.num_examples must be a positive int, got {self.num_examples!r}")
+        for name, tensor in self.tensors.items():
+            if not isinstance(name, str) or not isinstance(tensor, torch.Tensor):
+                raise TypeError(f"Update.tensors[{name!r}] must be a torch.Tensor keyed by name")
+        for key, value in self.metrics.items():
+            if key not in UPDATE_METRICS:
+                raise ValueError(
+                    f"Update metric {key!r} is not allowed across the privacy boundary; "
+                    f"allowed: {', '.join(sorted(UPDATE_METRICS))}"
+                )
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise TypeError(f"Update metric {key!r} must be a number, got {type(value).__name__}")
+        object.__setattr__(self, "tensors", MappingProxyType(dict(self.tensors)))
+        object.__setattr__(self, "metrics", MappingProxyType(dict(self.metrics)))
+
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in self.tensors.values())
+
+
+@dataclass
+class Workspace:
+    """What every client shares inside one process: the resident model and encoded data."""
+
+    model: torch.nn.Module  # the PeftModel, wrapped once
+    slots: object  # benchmark.adapters.AdapterSlots (duck-typed: read/write/params)
+    backend: object  # benchmark.backends.Backend (training_batch)
+    data: object  # benchmark.backends.Prepared: the pooled training rows
+
+
+@dataclass
+class LocalTraining:
+    steps: int
+    batch_size: int
+    lr: float
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+
+
+class Client:
+    """A client is its shard (row indices into the pool) and a seed; its model is borrowed."""
+
+    def __init__(self, client_id: int, shard: np.ndarray, seed: int):
+        if len(shard) == 0:
+            raise ValueError(f"client {client_id} has an empty shard")
+        self.client_id = client_id
+        self.shard = np.asarray(shard)
+        self.seed = seed
+
+    def fit(
+        self, ws: Workspace, global_state: Mapping[str, torch.Tensor], round_num: int, training: LocalTraining
+    ) -> Update:
+        import time
+
+        start = time.perf_counter()
+        ws.slots.write(dict(global_state))
+        rng = np.random.default_rng([self.seed, round_num, self.client_id])
+        torch.manual_seed(int(rng.integers(2**31)))  # dropout in the base, reproducibly
+        params = list(ws.slots.params.values())
+        optimizer = torch.optim.AdamW(params, lr=training.lr, weight_decay=training.weight_decay)
+        ws.model.train()
+        losses = []
+        batch = min(training.batch_size, len(self.shard))
+        for _ in range(training.steps):
+            rows = self.shard[rng.choice(len(self.shard), size=batch, replace=False)]
+            loss = ws.model(**ws.backend.training_batch(ws.data, rows)).loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if training.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(params, training.max_grad_norm)
+            optimizer.step()
+            losses.append(loss.item())
+        ws.model.eval()
+        mean_loss = float(np.mean(losses)) if losses else math.nan
+        return Update(
+            client_id=self.client_id,
+            tensors=ws.slots.read(),
+            num_examples=len(self.shard),
+            metrics={
+                "train_loss": mean_loss,
+                "local_steps": training.steps,
+                "seconds": time.perf_counter() - start,
+            },
+        )

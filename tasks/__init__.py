@@ -1,0 +1,1 @@
+"""What is learned: languages, synthetic line images, dataset sources."""

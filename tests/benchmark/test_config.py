@@ -1,0 +1,55 @@
+import pytest
+
+from benchmark.config import ConfigError, load_config, parse_override, to_toml
+
+
+def test_presets_load_and_overrides_apply():
+    cfg = load_config("smoke", None, ["federation.rounds=5", "data.languages=fa,ar", "train.lr=1e-3"])
+    assert cfg.federation.rounds == 5
+    assert cfg.data.languages == ["fa", "ar"]
+    assert cfg.train.lr == pytest.approx(1e-3)
+    assert load_config().name == "default"
+
+
+def test_resolved_config_round_trips_through_toml(tmp_path):
+    cfg = load_config("smoke", None, ["partition.alpha=0.3"])
+    path = tmp_path / "config.toml"
+    path.write_text(to_toml(cfg))
+    assert load_config(config_file=path) == cfg
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        (
+            "federation.roundz=3",
+            "unknown config key 'federation.roundz'; allowed here: clients_per_round, rounds, strategy",
+        ),
+        (
+            "partition.scheme=random",
+            "partition.scheme = 'random' is not supported; choose one of: iid, natural, dirichlet",
+        ),
+        ("federation.rounds=0", "federation.rounds = 0: must be greater than 0"),
+        ("train.batch_size=abc", "train.batch_size = 'abc': expected an integer"),
+        ("data.languages=fa,xx", "data.languages: unknown language code 'xx'"),
+        ("partition.num_clients=2", "federation.clients_per_round = 5 exceeds partition.num_clients = 2"),
+        ("norounds", "expected key=value"),
+    ],
+)
+def test_bad_values_name_the_key_value_and_allowed(override, message):
+    with pytest.raises(ConfigError) as err:
+        load_config("default", None, [override])
+    assert message in str(err.value)
+
+
+def test_unknown_preset_and_missing_file():
+    with pytest.raises(ConfigError, match="unknown preset 'nope'; available presets: .*smoke"):
+        load_config("nope")
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(config_file="/nonexistent/x.toml")
+
+
+def test_override_values_are_read_as_toml():
+    assert parse_override("a.b=3") == (["a", "b"], 3)
+    assert parse_override("a=true") == (["a"], True)
+    assert parse_override("model.path=/some/dir") == (["model", "path"], "/some/dir")
