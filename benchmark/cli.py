@@ -12,29 +12,14 @@ def _cmd_run(args) -> int:
     from benchmark.runner import run
     from reports.markdown import write_report
 
-    cfg = load_config(args.preset, args.config, args.set or [])
+    overrides = list(args.set or [])
+    if args.task:
+        overrides.append("data.tasks=" + ",".join(args.task))
+    cfg = load_config(args.preset, args.config, overrides)
     run_dir = run(cfg, args.out, command=["fedocr", *sys.argv[1:]])
     if not args.no_report:
         print(f"report: {write_report(run_dir)}", file=sys.stderr)
     print(run_dir)
-    return 0
-
-
-def _cmd_report(args) -> int:
-    from reports.markdown import write_report
-
-    print(write_report(args.run_dir))
-    return 0
-
-
-def _cmd_tasks_list(args) -> int:
-    from tasks.languages import LANGUAGES
-
-    scripts = sorted({lang.script for lang in LANGUAGES.values()})
-    print(f"{len(LANGUAGES)} languages, {len(scripts)} scripts ({', '.join(scripts)})\n")
-    print(f"{'code':<6}{'language':<24}{'script':<12}{'dir':<5}normalisation")
-    for lang in LANGUAGES.values():
-        print(f"{lang.code:<6}{lang.name:<24}{lang.script:<12}{lang.direction:<5}{lang.normalisation}")
     return 0
 
 
@@ -77,18 +62,22 @@ def build_parser() -> argparse.ArgumentParser:
         action="extend",
         help="override config keys, e.g. federation.rounds=5 data.languages=fa,ru",
     )
+    p.add_argument(
+        "--task",
+        action="append",
+        metavar="SPEC",
+        help="add a dataset task (a spec file path or imagefolder:PATH:LANG); repeatable",
+    )
     p.add_argument("--out", help="run directory to write (default: runs/<name>-<time>)")
     p.add_argument("--no-report", action="store_true", help="skip writing report.md")
     p.set_defaults(func=_cmd_run)
 
-    p = sub.add_parser("report", help="write report.md and plots for a run directory")
-    p.add_argument("run_dir")
-    p.set_defaults(func=_cmd_report)
+    # Each package registers its own subcommands.
+    from reports.cli import register as register_reports
+    from tasks.cli import register as register_tasks
 
-    tasks = sub.add_parser("tasks", help="languages and datasets").add_subparsers(dest="sub", required=True)
-    tasks.add_parser("list", help="languages the synthetic generator knows").set_defaults(
-        func=_cmd_tasks_list
-    )
+    register_tasks(sub)
+    register_reports(sub)
 
     models = sub.add_parser("models", help="model backends").add_subparsers(dest="sub", required=True)
     models.add_parser("list", help="backends, LoRA targets, and whether each runs here").set_defaults(
@@ -108,12 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from benchmark.backends.base import BackendUnavailable
     from benchmark.config import ConfigError
-    from reports.rundir import RunDirError
-    from tasks.render import RenderError
+    from reports.cli import USER_ERRORS as REPORT_ERRORS
+    from tasks.cli import USER_ERRORS as TASK_ERRORS
 
+    # Errors about the user's input or machine: a one-line message, never a traceback.
+    user_errors = (ConfigError, BackendUnavailable, FileExistsError, *TASK_ERRORS, *REPORT_ERRORS)
     try:
         return args.func(args)
-    except (ConfigError, BackendUnavailable, RunDirError, RenderError, FileExistsError) as err:
+    except user_errors as err:
         print(f"fedocr: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

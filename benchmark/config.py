@@ -46,6 +46,8 @@ class DataConfig:
     min_chars: int = 8
     max_chars: int = 32
     system_fonts: bool = False
+    tasks: list[str] = field(default_factory=list)  # extra task specs (`--task`), see tasks.sources
+    on_bad_sample: str = "error"  # error | skip
 
 
 @dataclass
@@ -97,8 +99,7 @@ class RunConfig:
 
 CHOICES = {
     "engine": ("inprocess",),
-    "model.backend": ("tiny",),
-    "model.size": ("base", "random"),
+    "data.on_bad_sample": ("error", "skip"),
     "model.device": ("auto", "cpu", "cuda"),
     "data.level": ("clean", "scanned", "degraded"),
     "partition.scheme": ("iid", "natural", "dirichlet"),
@@ -179,7 +180,13 @@ def _apply(obj, data: dict, prefix: str = "") -> None:
 
 
 def validate(cfg: RunConfig) -> RunConfig:
+    from benchmark.backends import BACKENDS
+
     flat = _flatten(cfg.to_dict())
+    if cfg.model.backend not in BACKENDS:
+        raise ConfigError(
+            f"model.backend = {cfg.model.backend!r} is not supported; choose one of: {', '.join(BACKENDS)}"
+        )
     for key, allowed in CHOICES.items():
         if flat[key] not in allowed:
             raise ConfigError(f"{key} = {flat[key]!r} is not supported; choose one of: {', '.join(allowed)}")

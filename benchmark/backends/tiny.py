@@ -33,6 +33,10 @@ class TinyBackend(Backend):
         return False, "the shipped base checkpoint is missing: run `fedocr pretrain`"
 
     def load(self) -> torch.nn.Module:
+        if self.cfg.size not in ("base", "random"):
+            raise BackendUnavailable(
+                f"model.size = {self.cfg.size!r}: the tiny backend has 'base' and 'random'"
+            )
         if self.cfg.size == "random":
             from benchmark.pretrain import PretrainConfig, build_vocabulary
 
