@@ -24,8 +24,9 @@ def evaluate(
     results, rows = {}, []
     total = sum(len(d) for d in test_sets.values())
     with tqdm(total=total, desc=desc, leave=False) as bar:
-        for code, data in test_sets.items():
-            policy = language_or_default(code).normalisation
+        for name, data in test_sets.items():
+            # A test set is keyed by name (usually its language code); its rows say the language.
+            policy = language_or_default(data.languages[0] if data.languages else name).normalisation
             bound = max_new_tokens or backend.max_new_tokens(data.texts)
             predictions: list[str] = []
             for start in range(0, len(data), batch_size):
@@ -34,9 +35,9 @@ def evaluate(
                 bar.update(len(batch))
             refs = [normalise(t, policy) for t in data.texts]
             hyps = [normalise(p, policy) for p in predictions]
-            results[code] = score(refs, hyps)
+            results[name] = score(refs, hyps)
             rows += [
-                {"id": i, "language": code, "reference": r, "prediction": h}
+                {"id": i, "language": name, "reference": r, "prediction": h}
                 for i, r, h in zip(data.ids, refs, hyps)
             ]
     return results, rows

@@ -7,6 +7,7 @@ Run directory contract:
   metrics.jsonl                    one JSON object per evaluated round (round 0 = base)
   predictions/round_<r>.jsonl      {"id","language","reference","prediction"} as scored
   adapters/global_round_<r>/       PEFT adapter folder (PeftModel.from_pretrained)
+  test_images/<id>.png             every test line image, named by its id
 """
 
 from __future__ import annotations
@@ -59,6 +60,18 @@ def _append_jsonl(path: Path, row: dict) -> None:
         os.fsync(fh.fileno())
 
 
+def _git_commit() -> str | None:
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
 def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -97,6 +110,12 @@ def run(cfg: RunConfig, out: str | Path | None = None, command: list[str] | None
         file=sys.stderr,
     )
 
+    # Test images go into the run directory, so that reports can show them next to predictions.
+    image_dir = run_dir / "test_images"
+    image_dir.mkdir(exist_ok=True)
+    for ds in test_sets.values():
+        for row in ds.select_columns(["id", "image"]):
+            row["image"].save(image_dir / f"{row['id']}.png")
     pool = backend.prepare(train_pool)
     tests = {code: backend.prepare(ds) for code, ds in test_sets.items()}
     rng = np.random.default_rng(cfg.seed)
@@ -190,6 +209,7 @@ def run(cfg: RunConfig, out: str | Path | None = None, command: list[str] | None
                 "wall_seconds": round(time.perf_counter() - t_start, 2),
                 "data_seconds": round(data_seconds, 2),
                 "versions": _versions(),
+                "git_commit": _git_commit(),
                 "hardware": {
                     "platform": platform.platform(),
                     "cpus": os.cpu_count(),
