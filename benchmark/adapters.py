@@ -73,3 +73,35 @@ class AdapterSlots:
 
     def nbytes(self) -> int:
         return sum(p.numel() * p.element_size() for p in self.params.values())
+
+
+def lora_scaling(model: torch.nn.Module, adapter_name: str = "default") -> float:
+    """The LoRA scaling (alpha / r) the model's adapter layers apply."""
+    for module in model.modules():
+        scaling = getattr(module, "scaling", None)
+        if isinstance(scaling, dict) and adapter_name in scaling:
+            return float(scaling[adapter_name])
+    raise LoraTargetError("the model has no LoRA layer")
+
+
+@torch.no_grad()
+def add_to_base_weights(model: torch.nn.Module, deltas: dict[str, torch.Tensor]) -> None:
+    """Add dense deltas to the frozen base weights of LoRA'd modules, keyed by the adapter's
+    module prefix (e.g. "base_model.model.decoder...q_proj")."""
+    for prefix, delta in deltas.items():
+        base = model.get_submodule(prefix).get_base_layer()
+        base.weight += delta.to(base.weight)
+
+
+def load_adapter(base: torch.nn.Module, adapter_dir: str) -> PeftModel:
+    """PeftModel.from_pretrained, plus the base-weight change that fedex-lora / flora runs keep
+    beside the adapter (base_delta.safetensors, absent for other strategies)."""
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    model = PeftModel.from_pretrained(base, adapter_dir)
+    delta_file = Path(adapter_dir) / "base_delta.safetensors"
+    if delta_file.exists():
+        add_to_base_weights(model, load_file(str(delta_file)))
+    return model

@@ -8,15 +8,20 @@ from pathlib import Path
 
 
 def _cmd_run(args) -> int:
-    from benchmark.config import load_config
-    from benchmark.runner import run
-    from reports.markdown import write_report
+    from benchmark.config import ConfigError, load_config
+    from benchmark.runner import resume, run
+    from reports.report import write_report
 
-    overrides = list(args.set or [])
-    if args.task:
-        overrides.append("data.tasks=" + ",".join(args.task))
-    cfg = load_config(args.preset, args.config, overrides)
-    run_dir = run(cfg, args.out, command=["fedocr", *sys.argv[1:]])
+    if args.resume:
+        if args.preset or args.config or args.set or args.task or args.out:
+            raise ConfigError("--resume continues a run with its own config.toml; give no other options")
+        run_dir = resume(args.resume, command=["fedocr", *sys.argv[1:]])
+    else:
+        overrides = list(args.set or [])
+        if args.task:
+            overrides.append("data.tasks=" + ",".join(args.task))
+        cfg = load_config(args.preset, args.config, overrides)
+        run_dir = run(cfg, args.out, command=["fedocr", *sys.argv[1:]])
     if not args.no_report:
         print(f"report: {write_report(run_dir)}", file=sys.stderr)
     print(run_dir)
@@ -27,10 +32,18 @@ def _cmd_models_list(args) -> int:
     from benchmark.backends import BACKENDS, backend_class
 
     for name in BACKENDS:
-        cls = backend_class(name)
+        try:
+            cls = backend_class(name)
+        except ImportError as err:  # e.g. a transformers without this model family
+            print(f"{name}: cannot be imported here\n  runs here: no ({err})")
+            continue
         ok, why = cls.availability()
         print(f"{name}: {cls.description}")
         print(f"  LoRA targets: {cls.default_targets}")
+        if cls.lora_defaults:
+            print("  LoRA defaults: " + ", ".join(f"{k}={v}" for k, v in cls.lora_defaults.items()))
+        for key, accepted in cls.options.items():
+            print(f"  {key}: {accepted}")
         print(f"  runs here: {'yes' if ok else 'no'} ({why})")
     return 0
 
@@ -69,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="add a dataset task (a spec file path or imagefolder:PATH:LANG); repeatable",
     )
     p.add_argument("--out", help="run directory to write (default: runs/<name>-<time>)")
+    p.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue an interrupted run from its last complete round"
+    )
     p.add_argument("--no-report", action="store_true", help="skip writing report.md")
     p.set_defaults(func=_cmd_run)
 
@@ -101,7 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     from tasks.cli import USER_ERRORS as TASK_ERRORS
 
     # Errors about the user's input or machine: a one-line message, never a traceback.
-    user_errors = (ConfigError, BackendUnavailable, FileExistsError, *TASK_ERRORS, *REPORT_ERRORS)
+    user_errors = (
+        ConfigError,
+        BackendUnavailable,
+        FileExistsError,
+        FileNotFoundError,
+        *TASK_ERRORS,
+        *REPORT_ERRORS,
+    )
     try:
         return args.func(args)
     except user_errors as err:

@@ -11,6 +11,8 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmark.strategies import STRATEGIES, StrategyConfig
+
 PRESET_DIR = Path(__file__).parent / "presets"
 DEFAULT_PRESET = "default"
 
@@ -26,6 +28,9 @@ class ModelConfig:
     size: str = "base"  # tiny: "base" (shipped, pretrained) or "random"
     device: str = "auto"  # auto | cpu | cuda
     threads: int = 0  # CPU threads for torch; 0 = torch's default
+    family: str = ""  # image-text-to-text: model family (prompt); "" = from the checkpoint
+    accelerator: str = "none"  # none | unsloth (deepseek-ocr on CUDA)
+    resolution: str = ""  # backend resolution mode; "" = the backend's default
 
 
 @dataclass
@@ -63,6 +68,24 @@ class FederationConfig:
     rounds: int = 3
     clients_per_round: int = 0  # 0 = every client every round
     strategy: str = "fedavg"
+    min_clients: int = 1  # valid updates needed for a round to count
+    on_too_few: str = "skip"  # skip (keep the global adapter) | retry (sample again)
+    max_retries: int = 2
+    round_deadline: float = 0.0  # seconds of (simulated) client time; later updates are dropped; 0 = none
+    max_update_norm: float = (
+        0.0  # reject updates whose L2 distance from the global adapter is larger; 0 = off
+    )
+
+
+@dataclass
+class FaultsConfig:
+    """Injected client faults (for testing robustness); all off by default."""
+
+    crash_prob: float = 0.0
+    nan_prob: float = 0.0
+    straggler_prob: float = 0.0
+    straggler_slowdown: float = 10.0
+    dropout_prob: float = 0.0
 
 
 @dataclass
@@ -90,6 +113,8 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     partition: PartitionConfig = field(default_factory=PartitionConfig)
     federation: FederationConfig = field(default_factory=FederationConfig)
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    faults: FaultsConfig = field(default_factory=FaultsConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
@@ -100,10 +125,12 @@ class RunConfig:
 CHOICES = {
     "engine": ("inprocess",),
     "data.on_bad_sample": ("error", "skip"),
+    "model.accelerator": ("none", "unsloth"),
+    "federation.on_too_few": ("skip", "retry"),
     "model.device": ("auto", "cpu", "cuda"),
     "data.level": ("clean", "scanned", "degraded"),
     "partition.scheme": ("iid", "natural", "dirichlet"),
-    "federation.strategy": ("fedavg",),
+    "federation.strategy": STRATEGIES,
 }
 POSITIVE = {
     "lora.r",
@@ -125,6 +152,10 @@ NON_NEGATIVE = {
     "model.threads",
     "eval.max_new_tokens",
     "partition.min_size",
+    "federation.max_retries",
+    "federation.round_deadline",
+    "federation.max_update_norm",
+    "faults.straggler_slowdown",
     "train.weight_decay",
     "train.max_grad_norm",
     "lora.dropout",
@@ -139,7 +170,8 @@ def _coerce(key: str, value, kind):
             value = [v for v in (s.strip() for s in value.split(",")) if v]
         if not isinstance(value, list):
             raise ConfigError(f"{key} = {value!r}: expected a list")
-        return [str(v) for v in value]
+        (item,) = typing.get_args(kind) or (str,)
+        return [_coerce(f"{key}[{i}]", v, item) for i, v in enumerate(value)]
     if kind is bool:
         if isinstance(value, bool):
             return value
@@ -214,6 +246,26 @@ def validate(cfg: RunConfig) -> RunConfig:
             f"federation.clients_per_round = {cfg.federation.clients_per_round} exceeds "
             f"partition.num_clients = {cfg.partition.num_clients}"
         )
+    for key in ("crash_prob", "nan_prob", "straggler_prob", "dropout_prob"):
+        value = getattr(cfg.faults, key)
+        if not 0 <= value <= 1:
+            raise ConfigError(f"faults.{key} = {value!r}: must be a probability between 0 and 1")
+    if not 1 <= cfg.federation.min_clients <= (cfg.federation.clients_per_round or cfg.partition.num_clients):
+        raise ConfigError(
+            f"federation.min_clients = {cfg.federation.min_clients}: must be between 1 and the clients "
+            "sampled per round"
+        )
+    from benchmark.strategies import client_rank, make_strategy
+
+    try:
+        make_strategy(cfg.federation.strategy, cfg.strategy, 1, 1.0)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    try:
+        for cid in range(len(cfg.strategy.client_ranks)):
+            client_rank(cfg.strategy.client_ranks, cid, cfg.lora.r)
+    except ValueError as err:
+        raise ConfigError(f"strategy.client_ranks = {cfg.strategy.client_ranks}: {err}") from None
     if cfg.lora.dropout >= 1:
         raise ConfigError(f"lora.dropout = {cfg.lora.dropout}: must be below 1")
     return cfg

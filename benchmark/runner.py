@@ -2,12 +2,17 @@
 
 Run directory contract:
   config.toml                      resolved config (reloads with --config)
-  run.json                         command, versions, hardware, timings
+  run.json                         command, versions, git commit, hardware, timings
   partition.json                   rows per language for every client
   metrics.jsonl                    one JSON object per evaluated round (round 0 = base)
   predictions/round_<r>.jsonl      {"id","language","reference","prediction"} as scored
   adapters/global_round_<r>/       PEFT adapter folder (PeftModel.from_pretrained)
   test_images/<id>.png             every test line image, named by its id
+  checkpoint.pt                    the state after the last complete round (for --resume)
+
+A round is complete once its checkpoint is written (atomically, by rename). Resuming
+discards anything a half-finished round left behind and redoes that round; with the same
+seed the result is bit-identical to an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import sys
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,14 +31,46 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from benchmark.adapters import AdapterSlots, parameter_counts, wrap_with_lora
+from benchmark.adapters import (
+    AdapterSlots,
+    add_to_base_weights,
+    lora_scaling,
+    parameter_counts,
+)
 from benchmark.backends import load_backend
-from benchmark.config import RunConfig, to_toml
+from benchmark.config import RunConfig, load_config, to_toml
 from benchmark.evaluate import evaluate
-from benchmark.strategies import aggregate
-from clients.client import Client, LocalTraining, Workspace
+from benchmark.strategies import AggregateResult, Strategy, client_rank, make_strategy
+from benchmark.validation import update_problem
+from clients.client import Client, LocalTraining, Update, Workspace
+from clients.faults import draw_faults
+from clients.lora_tensors import pad_to_rank, slice_to_rank, trained_tensors
 from clients.partition import language_counts, partition
-from tasks.sources import build_datasets
+from tasks.sources import build_datasets, last_skip_report
+
+CHECKPOINT = "checkpoint.pt"
+BASE_DELTA = "base_delta.safetensors"  # dense weight changes folded into the base (fedex-lora, flora)
+
+
+@dataclass
+class RunState:
+    """Everything a resumed run needs to continue exactly where the last round ended."""
+
+    round: int
+    global_adapter: dict[str, torch.Tensor]
+    sampler: dict  # numpy bit-generator state of the client sampler
+    strategy: dict = field(default_factory=dict)  # server optimiser moments, DP accountant, ...
+    client_states: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)  # fedsa-lora's B
+    base_delta: dict[str, torch.Tensor] = field(default_factory=dict)  # folded into the frozen base
+
+    def save(self, run_dir: Path) -> None:
+        tmp = run_dir / (CHECKPOINT + ".tmp")
+        torch.save(self.__dict__, tmp)
+        os.replace(tmp, run_dir / CHECKPOINT)
+
+    @classmethod
+    def load(cls, run_dir: Path) -> RunState:
+        return cls(**torch.load(run_dir / CHECKPOINT, weights_only=False))
 
 
 def new_run_dir(cfg: RunConfig, out: str | Path | None) -> Path:
@@ -41,15 +80,15 @@ def new_run_dir(cfg: RunConfig, out: str | Path | None) -> Path:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         run_dir = Path("runs") / f"{cfg.name}-{stamp}"
     if (run_dir / "metrics.jsonl").exists():
-        raise FileExistsError(f"{run_dir} already holds a run; choose another --out")
-    (run_dir / "predictions").mkdir(parents=True, exist_ok=True)
-    (run_dir / "adapters").mkdir(exist_ok=True)
+        raise FileExistsError(f"{run_dir} already holds a run; choose another --out, or --resume it")
+    for sub in ("predictions", "adapters", "test_images"):
+        (run_dir / sub).mkdir(parents=True, exist_ok=True)
     return run_dir
 
 
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+def _write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
 
@@ -58,6 +97,31 @@ def _append_jsonl(path: Path, row: dict) -> None:
         fh.write(json.dumps(row, ensure_ascii=False) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def _discard_rounds_after(run_dir: Path, last: int) -> None:
+    """Remove what an unfinished round after `last` may have written."""
+    metrics = run_dir / "metrics.jsonl"
+    if metrics.exists():
+        kept = [
+            line
+            for line in metrics.read_text(encoding="utf-8").splitlines()
+            if line.strip() and _round_of(line) is not None and _round_of(line) <= last
+        ]
+        _write_text_atomic(metrics, "".join(line + "\n" for line in kept))
+    for path in (run_dir / "predictions").glob("round_*.jsonl"):
+        if int(path.stem.split("_")[1]) > last:
+            path.unlink()
+    for path in (run_dir / "adapters").glob("global_round_*"):
+        if int(path.name.rsplit("_", 1)[1]) > last:
+            shutil.rmtree(path)
+
+
+def _round_of(line: str) -> int | None:
+    try:
+        return int(json.loads(line)["round"])
+    except (ValueError, KeyError, TypeError):
+        return None  # a torn last line from a killed process
 
 
 def _git_commit() -> str | None:
@@ -85,23 +149,35 @@ def _versions() -> dict[str, str]:
 
 
 def run(cfg: RunConfig, out: str | Path | None = None, command: list[str] | None = None) -> Path:
-    """Run one federated benchmark and return its run directory."""
+    """Run one federated benchmark in a new run directory and return it."""
+    run_dir = new_run_dir(cfg, out)
+    _write_text_atomic(run_dir / "config.toml", to_toml(cfg))
+    return _execute(cfg, run_dir, command, resume=False)
+
+
+def resume(run_dir: str | Path, command: list[str] | None = None) -> Path:
+    """Continue a run from its last complete round (or start it if none completed)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.toml").exists():
+        raise FileNotFoundError(f"{run_dir} has no config.toml: not a run directory")
+    cfg = load_config(config_file=run_dir / "config.toml")
+    return _execute(cfg, run_dir, command, resume=True)
+
+
+def _execute(cfg: RunConfig, run_dir: Path, command: list[str] | None, resume: bool) -> Path:
     t_start = time.perf_counter()
     started = datetime.now(UTC).isoformat(timespec="seconds")
     if cfg.model.threads:
         torch.set_num_threads(cfg.model.threads)
     torch.manual_seed(cfg.seed)
-    run_dir = new_run_dir(cfg, out)
-    (run_dir / "config.toml").write_text(to_toml(cfg), encoding="utf-8")
     print(f"run directory: {run_dir}", file=sys.stderr)
 
+    # The model first: a missing checkpoint or GPU should fail before minutes of data work.
+    backend = load_backend(cfg.model)
+    model = backend.wrap_with_lora(backend.load(), cfg.lora)
     t0 = time.perf_counter()
     train_pool, test_sets = build_datasets(cfg.data)
     data_seconds = time.perf_counter() - t0
-
-    backend = load_backend(cfg.model)
-    base = backend.load()
-    model = wrap_with_lora(base, cfg.lora, backend.default_targets)
     slots = AdapterSlots(model)
     trainable, total = parameter_counts(model)
     print(
@@ -109,105 +185,74 @@ def run(cfg: RunConfig, out: str | Path | None = None, command: list[str] | None
         f"({100 * trainable / total:.2f}%), LoRA on {sum('lora_A' in k for k in slots.params)} modules",
         file=sys.stderr,
     )
-
-    # Test images go into the run directory, so that reports can show them next to predictions.
-    image_dir = run_dir / "test_images"
-    image_dir.mkdir(exist_ok=True)
-    for ds in test_sets.values():
-        for row in ds.select_columns(["id", "image"]):
-            row["image"].save(image_dir / f"{row['id']}.png")
     pool = backend.prepare(train_pool)
-    tests = {code: backend.prepare(ds) for code, ds in test_sets.items()}
-    rng = np.random.default_rng(cfg.seed)
+    tests = {name: backend.prepare(ds) for name, ds in test_sets.items()}
+    # Independent streams: partitioning and sampling never shift each other's draws.
     shards = partition(
         cfg.partition.scheme,
         pool.languages,
         cfg.partition.num_clients,
-        rng,
+        np.random.default_rng([cfg.seed, 1]),
         alpha=cfg.partition.alpha,
         min_size=cfg.partition.min_size,
     )
     clients = [Client(i, shard, cfg.seed) for i, shard in enumerate(shards)]
-    counts = language_counts(pool.languages, shards)
-    (run_dir / "partition.json").write_text(
-        json.dumps(
-            {
-                "scheme": cfg.partition.scheme,
-                "alpha": cfg.partition.alpha,
-                "clients": [
-                    {"client_id": c.client_id, "num_examples": len(c.shard), "languages": n}
-                    for c, n in zip(clients, counts)
-                ],
-            },
-            indent=1,
-        )
-    )
-
     ws = Workspace(model=model, slots=slots, backend=backend, data=pool)
-    training = LocalTraining(
-        cfg.train.local_steps,
-        cfg.train.batch_size,
-        cfg.train.lr,
-        cfg.train.weight_decay,
-        cfg.train.max_grad_norm,
-    )
-    global_state = slots.read()
     per_round = cfg.federation.clients_per_round or len(clients)
-    metrics_path = run_dir / "metrics.jsonl"
+    strategy = make_strategy(cfg.federation.strategy, cfg.strategy, len(clients), per_round / len(clients))
 
-    def evaluate_and_record(round_num: int, record: dict) -> None:
-        t_eval = time.perf_counter()
-        slots.write(global_state)
-        results, rows = evaluate(
-            model,
-            backend,
-            tests,
-            cfg.eval.batch_size,
-            cfg.eval.max_new_tokens,
-            desc=f"evaluate round {round_num}",
+    state = RunState.load(run_dir) if resume and (run_dir / CHECKPOINT).exists() else None
+    if state is None:
+        _discard_rounds_after(run_dir, -1)
+        _write_partition(run_dir, cfg, clients, language_counts(pool.languages, shards))
+        # Test images go into the run directory, so that reports can show them next to predictions.
+        for ds in test_sets.values():
+            for row in ds.select_columns(["id", "image"]):
+                row["image"].save(run_dir / "test_images" / f"{row['id']}.png")
+        state = RunState(0, slots.read(), np.random.default_rng([cfg.seed, 2]).bit_generator.state)
+        _evaluate_round(cfg, run_dir, ws, tests, state, {"clients": [], "seconds": {}})
+        state.save(run_dir)
+    else:
+        print(f"resuming after round {state.round}", file=sys.stderr)
+        _discard_rounds_after(run_dir, state.round)
+        strategy.load_state_dict(state.strategy)
+        add_to_base_weights(model, state.base_delta)
+
+    sampler = np.random.default_rng([cfg.seed, 2])
+    sampler.bit_generator.state = state.sampler
+    for round_num in tqdm(
+        range(state.round + 1, cfg.federation.rounds + 1),
+        desc="rounds",
+        file=sys.stderr,
+        initial=state.round,
+        total=cfg.federation.rounds,
+    ):
+        record, result = _federated_round(cfg, ws, clients, strategy, state, round_num, sampler)
+        add_to_base_weights(model, result.base_delta)
+        base_delta = dict(state.base_delta)
+        for prefix, delta in result.base_delta.items():
+            base_delta[prefix] = base_delta[prefix] + delta if prefix in base_delta else delta
+        state = RunState(
+            round_num,
+            result.adapter,
+            sampler.bit_generator.state,
+            strategy.state_dict(),
+            {**state.client_states, **result.client_state},
+            base_delta,
         )
-        _write_jsonl(run_dir / "predictions" / f"round_{round_num}.jsonl", rows)
-        adapter_dir = run_dir / "adapters" / f"global_round_{round_num}"
-        model.save_pretrained(str(adapter_dir))
-        record["seconds"]["evaluate"] = time.perf_counter() - t_eval
-        record["languages"] = results
-        _append_jsonl(metrics_path, {"round": round_num, **record})
-        summary = "  ".join(f"{c} {100 * r['cer']:.1f}%" for c, r in results.items())
-        tqdm.write(f"round {round_num}: CER {summary}", file=sys.stderr)
+        _evaluate_round(cfg, run_dir, ws, tests, state, record)
+        state.save(run_dir)
 
-    evaluate_and_record(0, {"clients": [], "seconds": {}})
-    for round_num in tqdm(range(1, cfg.federation.rounds + 1), desc="rounds", file=sys.stderr):
-        t_round = time.perf_counter()
-        sampled = sorted(rng.choice(len(clients), size=per_round, replace=False).tolist())
-        updates = []
-        for cid in tqdm(sampled, desc=f"round {round_num} clients", leave=False, file=sys.stderr):
-            updates.append(clients[cid].fit(ws, global_state, round_num, training))
-        train_seconds = time.perf_counter() - t_round
-        t_agg = time.perf_counter()
-        global_state = aggregate(cfg.federation.strategy, updates)
-        down = slots.nbytes()
-        record = {
-            "clients": [
-                {
-                    "client_id": u.client_id,
-                    "num_examples": u.num_examples,
-                    **u.metrics,
-                    "bytes_up": u.nbytes(),
-                    "bytes_down": down,
-                }
-                for u in updates
-            ],
-            "seconds": {"train": train_seconds, "aggregate": time.perf_counter() - t_agg},
-        }
-        evaluate_and_record(round_num, record)
-
-    (run_dir / "run.json").write_text(
+    _write_text_atomic(
+        run_dir / "run.json",
         json.dumps(
             {
                 "command": command or sys.argv,
                 "started_utc": started,
+                "resumed": resume,
                 "wall_seconds": round(time.perf_counter() - t_start, 2),
                 "data_seconds": round(data_seconds, 2),
+                "data_skipped": last_skip_report(),
                 "versions": _versions(),
                 "git_commit": _git_commit(),
                 "hardware": {
@@ -220,6 +265,145 @@ def run(cfg: RunConfig, out: str | Path | None = None, command: list[str] | None
                 "base_model": backend.base_id,
             },
             indent=1,
-        )
+        ),
     )
     return run_dir
+
+
+def _write_partition(run_dir: Path, cfg: RunConfig, clients: list[Client], counts: list[dict]) -> None:
+    rows = [
+        {"client_id": c.client_id, "num_examples": len(c.shard), "languages": n}
+        for c, n in zip(clients, counts)
+    ]
+    payload = {"scheme": cfg.partition.scheme, "alpha": cfg.partition.alpha, "clients": rows}
+    _write_text_atomic(run_dir / "partition.json", json.dumps(payload, indent=1))
+
+
+def _federated_round(
+    cfg: RunConfig,
+    ws: Workspace,
+    clients: list[Client],
+    strategy: Strategy,
+    state: RunState,
+    round_num: int,
+    sampler: np.random.Generator,
+):
+    """Sample clients, train them, screen their updates, aggregate.
+
+    Returns (the round's metrics record, the strategy's AggregateResult).
+    """
+    fed = cfg.federation
+    per_round = fed.clients_per_round or len(clients)
+    training = LocalTraining(
+        cfg.train.local_steps,
+        cfg.train.batch_size,
+        cfg.train.lr,
+        cfg.train.weight_decay,
+        cfg.train.max_grad_norm,
+    )
+    faults, rejected, reports = [], [], []
+    t_train = time.perf_counter()
+    for attempt in range(1, fed.max_retries + 2):
+        sampled = sorted(sampler.choice(len(clients), size=per_round, replace=False).tolist())
+        accepted: list[Update] = []
+        for cid in tqdm(sampled, desc=f"round {round_num} clients", leave=False, file=sys.stderr):
+            plan = draw_faults(cfg.faults, cfg.seed, round_num, cid, training.steps, attempt)
+            if plan.dropout:
+                faults.append({"client_id": cid, "attempt": attempt, "kind": "dropout"})
+                continue
+            rank = client_rank(cfg.strategy.client_ranks, cid, cfg.lora.r)
+            # The client's starting point: the global adapter, its own kept tensors (fedsa-lora),
+            # and zeros beyond its rank (a rank-r client trains only the first r rows/columns).
+            start = pad_to_rank(
+                slice_to_rank({**state.global_adapter, **state.client_states.get(cid, {})}, rank), cfg.lora.r
+            )
+            try:
+                update = clients[cid].fit(ws, start, round_num, training, plan, strategy.trains, rank)
+            except Exception as err:  # a failing client must not take the round down
+                faults.append({"client_id": cid, "attempt": attempt, "kind": "crash", "detail": str(err)})
+                continue
+            if plan.nan:
+                faults.append({"client_id": cid, "attempt": attempt, "kind": "nan"})
+            simulated = update.metrics["seconds"] * plan.slowdown
+            if plan.slowdown != 1.0:
+                faults.append(
+                    {"client_id": cid, "attempt": attempt, "kind": "straggler", "seconds": simulated}
+                )
+            if fed.round_deadline and simulated > fed.round_deadline:
+                rejected.append({"client_id": cid, "attempt": attempt, "reason": "missed the round deadline"})
+                continue
+            expected = trained_tensors(slice_to_rank(start, rank), strategy.trains)
+            problem = update_problem(update, expected, fed.max_update_norm)
+            if problem:
+                rejected.append({"client_id": cid, "attempt": attempt, "reason": problem})
+                tqdm.write(f"round {round_num}: rejected client {cid}: {problem}", file=sys.stderr)
+                continue
+            accepted.append(update)
+        reports += [
+            {
+                "client_id": u.client_id,
+                "num_examples": u.num_examples,
+                **u.metrics,
+                "bytes_up": u.nbytes(),
+                "bytes_down": ws.slots.nbytes(),
+            }
+            for u in accepted
+        ]
+        if len(accepted) >= fed.min_clients or fed.on_too_few == "skip":
+            break
+    train_seconds = time.perf_counter() - t_train
+    t_agg = time.perf_counter()
+    skipped = len(accepted) < fed.min_clients
+    if skipped:
+        result = AggregateResult(dict(state.global_adapter))
+        tqdm.write(
+            f"round {round_num}: only {len(accepted)} valid updates (< {fed.min_clients}); global adapter kept",
+            file=sys.stderr,
+        )
+    else:
+        rng = np.random.default_rng([cfg.seed, round_num, 3])  # the strategy's own stream (flora, DP)
+        result = strategy.aggregate(state.global_adapter, accepted, round_num, lora_scaling(ws.model), rng)
+    record = {
+        "clients": reports,
+        "faults": faults,
+        "rejected": rejected,
+        "skipped": skipped,
+        "attempts": attempt,
+        "strategy": result.metrics,
+        "seconds": {"train": train_seconds, "aggregate": time.perf_counter() - t_agg},
+    }
+    return record, result
+
+
+def _evaluate_round(
+    cfg: RunConfig, run_dir: Path, ws: Workspace, tests: dict, state: RunState, record: dict
+) -> None:
+    """Score the global adapter, then write predictions, the adapter and the metrics row."""
+    t_eval = time.perf_counter()
+    ws.slots.write(state.global_adapter)
+    results, rows = evaluate(
+        ws.model,
+        ws.backend,
+        tests,
+        cfg.eval.batch_size,
+        cfg.eval.max_new_tokens,
+        desc=f"evaluate round {state.round}",
+    )
+    _write_text_atomic(
+        run_dir / "predictions" / f"round_{state.round}.jsonl",
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+    )
+    adapter_dir = run_dir / "adapters" / f"global_round_{state.round}"
+    tmp_dir = adapter_dir.with_name(adapter_dir.name + ".tmp")
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+    ws.model.save_pretrained(str(tmp_dir))
+    if state.base_delta:  # fedex-lora / flora changed the base: keep that change with the adapter
+        from safetensors.torch import save_file
+
+        save_file({k: v.contiguous() for k, v in state.base_delta.items()}, str(tmp_dir / BASE_DELTA))
+    shutil.rmtree(adapter_dir, ignore_errors=True)
+    os.replace(tmp_dir, adapter_dir)
+    record["seconds"]["evaluate"] = time.perf_counter() - t_eval
+    _append_jsonl(run_dir / "metrics.jsonl", {"round": state.round, **record, "languages": results})
+    summary = "  ".join(f"{c} {100 * r['cer']:.1f}%" for c, r in results.items())
+    tqdm.write(f"round {state.round}: CER {summary}", file=sys.stderr)

@@ -7,12 +7,16 @@ scalar metrics. It cannot carry images, text or per-sample data.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
 import torch
+
+from clients.faults import ClientCrash, FaultPlan
+from clients.lora_tensors import LORA_A, LORA_B, lora_factor, slice_to_rank, trained_tensors
 
 # The only metrics a client may report to the server (all scalars about training as a whole).
 UPDATE_METRICS = frozenset({"train_loss", "local_steps", "seconds"})
@@ -78,20 +82,36 @@ class Client:
         self.seed = seed
 
     def fit(
-        self, ws: Workspace, global_state: Mapping[str, torch.Tensor], round_num: int, training: LocalTraining
+        self,
+        ws: Workspace,
+        global_state: Mapping[str, torch.Tensor],
+        round_num: int,
+        training: LocalTraining,
+        faults: FaultPlan | None = None,
+        trains: frozenset[str] = frozenset({LORA_A, LORA_B}),
+        rank: int | None = None,
     ) -> Update:
-        import time
+        """Train the adapter `global_state` on this shard for `training.steps` steps.
 
+        Only LoRA factors of the kinds in `trains` (and non-LoRA adapter tensors) are stepped
+        and sent. With `rank`, the client is a rank-`rank` client: `global_state` must be zero
+        beyond that rank (so those rows and columns get no gradient) and it sends the sliced
+        factors. Batches and dropout are seeded by (seed, round, client): a rerun gives the
+        same update.
+        """
         start = time.perf_counter()
         ws.slots.write(dict(global_state))
         rng = np.random.default_rng([self.seed, round_num, self.client_id])
         torch.manual_seed(int(rng.integers(2**31)))  # dropout in the base, reproducibly
-        params = list(ws.slots.params.values())
+        params = [p for name, p in ws.slots.params.items() if lora_factor(name) in trains | {None}]
         optimizer = torch.optim.AdamW(params, lr=training.lr, weight_decay=training.weight_decay)
         ws.model.train()
         losses = []
         batch = min(training.batch_size, len(self.shard))
-        for _ in range(training.steps):
+        for step in range(training.steps):
+            if faults is not None and faults.crash_at_step == step:
+                ws.model.eval()
+                raise ClientCrash(f"client {self.client_id} crashed at local step {step} (injected)")
             rows = self.shard[rng.choice(len(self.shard), size=batch, replace=False)]
             loss = ws.model(**ws.backend.training_batch(ws.data, rows)).loss
             optimizer.zero_grad(set_to_none=True)
@@ -102,9 +122,15 @@ class Client:
             losses.append(loss.item())
         ws.model.eval()
         mean_loss = float(np.mean(losses)) if losses else math.nan
+        tensors = trained_tensors(ws.slots.read(), trains)
+        if rank is not None:
+            tensors = {name: t.clone() for name, t in slice_to_rank(tensors, rank).items()}
+        if faults is not None and faults.nan:
+            for t in tensors.values():
+                t.view(-1)[0] = math.nan
         return Update(
             client_id=self.client_id,
-            tensors=ws.slots.read(),
+            tensors=tensors,
             num_examples=len(self.shard),
             metrics={
                 "train_loss": mean_loss,

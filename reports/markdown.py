@@ -1,133 +1,92 @@
-"""`fedocr report RUN_DIR`: report.md with the per-language table and a CER-vs-round plot."""
+"""report.md: the per-language table, the rounds and the clients' shards as Markdown."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from reports.rundir import RunData, read_run
-from tasks.languages import NORMALISATION_POLICIES, language_or_default
-
-
-def pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
+from reports.rundir import RunData
+from reports.summary import describe_setup, pct
+from tasks.languages import NORMALISATION_POLICIES
 
 
-def plot_cer_curves(run: RunData, out: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
-    rounds = [r["round"] for r in run.rounds]
-    for code in run.languages:
-        ax.plot(
-            rounds,
-            [100 * r["languages"][code]["cer"] for r in run.rounds],
-            marker="o",
-            label=f"{code} ({language_or_default(code).name})",
-        )
-    ax.set_xlabel("round (0 = base model)")
-    ax.set_ylabel("corpus CER (%)")
-    ax.set_title("Character error rate per language")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, ncol=2)
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
-    return out
-
-
-def render_markdown(run: RunData) -> str:
-    cfg = run.config
-    first, last = run.rounds[0], run.rounds[-1]
-    lines = [f"# fedocr report: {cfg.get('name', run.path.name)}", ""]
-    model = cfg.get("model", {})
-    fed = cfg.get("federation", {})
-    part = cfg.get("partition", {})
-    lines += [
-        f"- model: `{model.get('backend', '?')}` ({model.get('path') or 'built-in base'}), "
-        f"LoRA r={cfg.get('lora', {}).get('r', '?')}",
-        f"- federation: {fed.get('strategy', '?')}, {last['round']} rounds, "
-        f"{part.get('num_clients', '?')} clients ({part.get('scheme', '?')}"
-        + (f", alpha={part.get('alpha')}" if part.get("scheme") == "dirichlet" else "")
-        + "), "
-        f"{fed.get('clients_per_round') or part.get('num_clients', '?')} per round",
-        f"- data: {cfg.get('data', {}).get('level', '?')} synthetic lines, seed {cfg.get('seed', '?')}",
-    ]
-    if run.run_info:
-        lines.append(f"- wall time: {run.run_info['wall_seconds'] / 60:.1f} min")
+def render_markdown(run: RunData, summary: dict) -> str:
+    lines = [f"# fedocr report: {run.name}", ""]
+    lines += [f"- {line}" for line in describe_setup(run)]
     lines += [
         "",
-        f"## CER per language: round 0 (base) vs round {last['round']} (federated)",
+        "Open report.html beside this file for the plots, the per-client spread and sample lines.",
         "",
-        "| language | lines | CER base | CER final | change | mean line CER base | mean line CER final | WER base | WER final |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "## CER per language: base, best federated round, final",
+        "",
+        "| language | lines | CER base | CER best (round) | CER final | change | mean line CER base | "
+        "mean line CER final | WER base | WER final | NED final |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for code in run.languages:
-        a, b = first["languages"][code], last["languages"][code]
+    for code, e in summary["languages"].items():
+        a, best, b = e["base"], e["best"], e["final"]
         rel = (b["cer"] - a["cer"]) / a["cer"] if a["cer"] else 0.0
         lines.append(
-            f"| {code} ({language_or_default(code).name}) | {b['lines']} | {pct(a['cer'])} | "
-            f"{pct(b['cer'])} | {100 * rel:+.0f}% | {pct(a['mean_line_cer'])} | "
-            f"{pct(b['mean_line_cer'])} | {pct(a['wer'])} | {pct(b['wer'])} |"
+            f"| {code} ({e['name']}) | {b.get('lines', '–')} | {pct(a['cer'])} | "
+            f"{pct(best['cer'])} ({best['round']}) | {pct(b['cer'])} | {100 * rel:+.0f}% | "
+            f"{pct(a.get('mean_line_cer'))} | {pct(b.get('mean_line_cer'))} | {pct(a.get('wer'))} | "
+            f"{pct(b.get('wer'))} | {pct(b.get('ned'))} |"
         )
     lines += [
         "",
         "CER = total character edits / total reference characters over the language's test "
         "lines (corpus CER). Mean line CER averages each line's CER (can exceed 100% when a model "
-        "inserts text). WER is the word-level corpus rate. Both sides are normalised first:",
+        "inserts text). WER is the word-level corpus rate; NED the mean per-line edit distance "
+        "over the longer string's length. Both sides are normalised first:",
         "",
     ]
-    policies = sorted({language_or_default(c).normalisation for c in run.languages})
+    by_policy: dict[str, list[str]] = {}
+    for code, e in summary["languages"].items():
+        by_policy.setdefault(e["normalisation"], []).append(code)
     lines += [
-        f"- `{p}`: {NORMALISATION_POLICIES[p]} "
-        f"({', '.join(c for c in run.languages if language_or_default(c).normalisation == p)})"
-        for p in policies
+        f"- `{p}`: {NORMALISATION_POLICIES.get(p, 'unknown policy')} ({', '.join(codes)})"
+        for p, codes in by_policy.items()
     ]
-    lines += [
-        "",
-        "![CER per round](cer_vs_round.png)",
-        "",
-        "## Rounds",
-        "",
-        "| round | clients | mean train loss | train s | eval s | bytes up | "
-        + " | ".join(run.languages)
-        + " |",
-        "|---:|---:|---:|---:|---:|---:|" + "---:|" * len(run.languages),
-    ]
-    for r in run.rounds:
-        clients = r.get("clients", [])
-        loss = sum(c["train_loss"] for c in clients) / len(clients) if clients else float("nan")
-        up = sum(c.get("bytes_up", 0) for c in clients)
-        secs = r.get("seconds", {})
-        lines.append(
-            f"| {r['round']} | {len(clients)} | {loss:.3f} | {secs.get('train', 0):.1f} | "
-            f"{secs.get('evaluate', 0):.1f} | {up:,} | "
-            + " | ".join(pct(r["languages"][c]["cer"]) for c in run.languages)
-            + " |"
-        )
-    if run.partition:
-        langs = sorted({k for c in run.partition["clients"] for k in c["languages"]})
-        lines += [
-            "",
-            "## Clients' private shards (rows per language)",
-            "",
-            "| client | rows | " + " | ".join(langs) + " |",
-            "|---:|---:|" + "---:|" * len(langs),
-        ]
-        for c in run.partition["clients"]:
-            lines.append(
-                f"| {c['client_id']} | {c['num_examples']} | "
-                + " | ".join(str(c["languages"].get(k, 0)) for k in langs)
-                + " |"
-            )
+    lines += ["", "![CER per round](cer_vs_round.png)", "", *_rounds_table(run), *_shards_table(run)]
     return "\n".join(lines) + "\n"
 
 
-def write_report(run_dir: str | Path) -> Path:
-    run = read_run(run_dir)
-    plot_cer_curves(run, run.path / "cer_vs_round.png")
-    out = run.path / "report.md"
-    out.write_text(render_markdown(run), encoding="utf-8")
-    return out
+def _rounds_table(run: RunData) -> list[str]:
+    languages = run.languages
+    lines = [
+        "## Rounds",
+        "",
+        "| round | clients | mean train loss | train s | eval s | bytes up | " + " | ".join(languages) + " |",
+        "|---:|---:|---:|---:|---:|---:|" + "---:|" * len(languages),
+    ]
+    for r in run.rounds:
+        clients = r.get("clients") or []
+        losses = [c["train_loss"] for c in clients if "train_loss" in c]
+        loss = f"{sum(losses) / len(losses):.3f}" if losses else "–"
+        secs = r.get("seconds") or {}
+        scored = r.get("languages") or {}
+        lines.append(
+            f"| {r['round']} | {len(clients)} | {loss} | {secs.get('train', 0):.1f} | "
+            f"{secs.get('evaluate', 0):.1f} | {sum(c.get('bytes_up', 0) for c in clients):,} | "
+            + " | ".join(pct(scored[c].get("cer")) if c in scored else "–" for c in languages)
+            + " |"
+        )
+    return lines
+
+
+def _shards_table(run: RunData) -> list[str]:
+    clients = (run.partition or {}).get("clients") or []
+    if not clients:
+        return []
+    langs = sorted({k for c in clients for k in c["languages"]})
+    lines = [
+        "",
+        "## Clients' private shards (rows per language)",
+        "",
+        "| client | rows | " + " | ".join(langs) + " |",
+        "|---:|---:|" + "---:|" * len(langs),
+    ]
+    lines += [
+        f"| {c['client_id']} | {c['num_examples']} | "
+        + " | ".join(str(c["languages"].get(k, 0)) for k in langs)
+        + " |"
+        for c in clients
+    ]
+    return lines

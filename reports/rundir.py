@@ -1,4 +1,8 @@
-"""Read a run directory written by `fedocr run`."""
+"""Read a run directory written by `fedocr run`.
+
+Rows of metrics.jsonl may grow new keys over time and a row may lack a part (e.g. no
+"languages" when evaluation was skipped): readers use `.get` and leave that part out.
+"""
 
 from __future__ import annotations
 
@@ -21,12 +25,30 @@ class RunData:
     run_info: dict | None
 
     @property
+    def name(self) -> str:
+        return self.config.get("name") or self.path.name
+
+    @property
     def languages(self) -> list[str]:
-        return list(self.rounds[0]["languages"]) if self.rounds else []
+        """Every language scored in any round, in the order they first appear."""
+        seen: dict[str, None] = {}
+        for r in self.rounds:
+            seen.update(dict.fromkeys(r.get("languages") or {}))
+        return list(seen)
+
+    def figures(self, code: str) -> list[tuple[int, dict]]:
+        """(round, figures) for every round that scored language `code`."""
+        return [(r["round"], r["languages"][code]) for r in self.rounds if code in (r.get("languages") or {})]
 
     def predictions(self, round_num: int) -> list[dict]:
+        """Rows of predictions/round_<r>.jsonl; empty when the file is missing."""
         path = self.path / "predictions" / f"round_{round_num}.jsonl"
+        if not path.exists():
+            return []
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+    def image_path(self, line_id: str) -> Path:
+        return self.path / "test_images" / f"{line_id}.png"
 
 
 def read_run(path: str | Path) -> RunData:
@@ -41,14 +63,20 @@ def read_run(path: str | Path) -> RunData:
         if not line.strip():
             continue
         try:
-            rounds.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError as err:
             raise RunDirError(f"{metrics}: line {number} is not valid JSON ({err.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("round"), int):
+            raise RunDirError(f"{metrics}: line {number} has no integer 'round'")
+        rounds.append(row)
     if not rounds:
         raise RunDirError(f"{metrics} holds no rounds yet")
     config = {}
     if (path / "config.toml").exists():
-        config = tomllib.loads((path / "config.toml").read_text(encoding="utf-8"))
+        try:
+            config = tomllib.loads((path / "config.toml").read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as err:
+            raise RunDirError(f"{path / 'config.toml'} is not valid TOML ({err})") from None
 
     def optional(name: str) -> dict | None:
         f = path / name

@@ -18,7 +18,8 @@ class BackendUnavailable(RuntimeError):
 class Prepared:
     """A dataset encoded once for a backend: model inputs per row, plus the raw text."""
 
-    inputs: dict[str, torch.Tensor]  # tensors indexed by row on dim 0
+    # Tensors indexed by row on dim 0, or per-row lists (e.g. images a processor encodes per batch).
+    inputs: dict[str, torch.Tensor | list]
     texts: list[str]
     languages: list[str]
     ids: list[str]
@@ -31,6 +32,10 @@ class Backend(ABC):
     name: str
     description: str
     default_targets: str  # regex over module names that LoRA adapts
+    # The model's recommended LoRA shape ({"r", "alpha", "dropout"}) where it has one.
+    lora_defaults: dict[str, float] | None = None
+    # Model settings this backend reads, with what they accept (shown by `fedocr models list`).
+    options: dict[str, str] = {}
 
     def __init__(self, model_cfg):
         self.cfg = model_cfg
@@ -62,6 +67,12 @@ class Backend(ABC):
     @abstractmethod
     def max_new_tokens(self, texts: list[str]) -> int:
         """A generation bound from the longest reference, with room to show a loop."""
+
+    def wrap_with_lora(self, model: torch.nn.Module, settings) -> torch.nn.Module:
+        """Wrap the loaded base in a LoRA adapter (PEFT); a backend may wrap its own way."""
+        from benchmark.adapters import wrap_with_lora
+
+        return wrap_with_lora(model, settings, self.default_targets)
 
     @property
     def base_id(self) -> str:

@@ -23,7 +23,7 @@ def test_resolved_config_round_trips_through_toml(tmp_path):
     [
         (
             "federation.roundz=3",
-            "unknown config key 'federation.roundz'; allowed here: clients_per_round, rounds, strategy",
+            "unknown config key 'federation.roundz'; allowed here: clients_per_round, max_retries",
         ),
         (
             "partition.scheme=random",

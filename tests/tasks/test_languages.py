@@ -1,6 +1,14 @@
 import pytest
 
-from tasks.languages import LANGUAGES, get_language, normalise, normalise_for
+from tasks.languages import (
+    LANGUAGES,
+    NORMALISATION_POLICIES,
+    get_language,
+    is_language_code,
+    normalise,
+    normalise_for,
+    normalise_lines,
+)
 
 
 def test_registry_covers_required_languages_and_scripts():
@@ -39,3 +47,26 @@ def test_unknown_language_gets_default_policy():
 def test_unknown_policy_is_an_error():
     with pytest.raises(ValueError, match="unknown normalisation policy 'nope'"):
         normalise("x", "nope")
+
+
+def test_urdu_policy_maps_arabic_letters_removes_tatweel_and_keeps_zwnj():
+    assert (
+        normalise_for("ur", "\u0643\u0640\u062a\u0627\u0628 \u064a \u0661\u200c")
+        == "\u06a9\u062a\u0627\u0628 \u06cc \u06f1\u200c"
+    )
+
+
+def test_every_registry_language_has_a_policy_text_source_and_direction():
+    for lang in LANGUAGES.values():
+        assert lang.normalisation in NORMALISATION_POLICIES
+        assert lang.direction in ("ltr", "rtl") and lang.text_sources
+        assert len(lang.digits) == 10 and lang.punctuation
+
+
+def test_page_transcriptions_keep_their_line_breaks():
+    assert normalise_lines(" first  line \n\n\u064a second\n", "persian") == "first line\n\u06cc second"
+
+
+def test_language_codes_are_checked_against_iso_639():
+    assert is_language_code("ka") and is_language_code("deu") and is_language_code("de-Latf")
+    assert not is_language_code("xx") and not is_language_code("german")
