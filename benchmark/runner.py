@@ -164,14 +164,27 @@ def resume(run_dir: str | Path, command: list[str] | None = None) -> Path:
     return _execute(cfg, run_dir, command, resume=True)
 
 
-def _execute(cfg: RunConfig, run_dir: Path, command: list[str] | None, resume: bool) -> Path:
-    t_start = time.perf_counter()
-    started = datetime.now(UTC).isoformat(timespec="seconds")
+@dataclass
+class Setup:
+    """A run's resident pieces: the model once, the encoded data once, the clients' shards."""
+
+    backend: object
+    model: torch.nn.Module
+    ws: Workspace
+    test_sets: dict  # {name: datasets.Dataset}
+    tests: dict  # {name: Prepared}
+    clients: list[Client]
+    shard_languages: list[dict]
+    strategy: Strategy
+    data_seconds: float
+    parameters: dict
+
+
+def setup(cfg: RunConfig) -> Setup:
+    """Load the model, build and encode the data, partition it, make the strategy."""
     if cfg.model.threads:
         torch.set_num_threads(cfg.model.threads)
     torch.manual_seed(cfg.seed)
-    print(f"run directory: {run_dir}", file=sys.stderr)
-
     # The model first: a missing checkpoint or GPU should fail before minutes of data work.
     backend = load_backend(cfg.model)
     model = backend.wrap_with_lora(backend.load(), cfg.lora)
@@ -197,16 +210,36 @@ def _execute(cfg: RunConfig, run_dir: Path, command: list[str] | None, resume: b
         min_size=cfg.partition.min_size,
     )
     clients = [Client(i, shard, cfg.seed) for i, shard in enumerate(shards)]
-    ws = Workspace(model=model, slots=slots, backend=backend, data=pool)
     per_round = cfg.federation.clients_per_round or len(clients)
     strategy = make_strategy(cfg.federation.strategy, cfg.strategy, len(clients), per_round / len(clients))
+    return Setup(
+        backend=backend,
+        model=model,
+        ws=Workspace(model=model, slots=slots, backend=backend, data=pool),
+        test_sets=test_sets,
+        tests=tests,
+        clients=clients,
+        shard_languages=language_counts(pool.languages, shards),
+        strategy=strategy,
+        data_seconds=data_seconds,
+        parameters={"trainable": trainable, "total": total},
+    )
+
+
+def _execute(cfg: RunConfig, run_dir: Path, command: list[str] | None, resume: bool) -> Path:
+    t_start = time.perf_counter()
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    print(f"run directory: {run_dir}", file=sys.stderr)
+    su = setup(cfg)
+    model, ws, tests, clients, strategy = su.model, su.ws, su.tests, su.clients, su.strategy
+    slots, backend = ws.slots, su.backend
 
     state = RunState.load(run_dir) if resume and (run_dir / CHECKPOINT).exists() else None
     if state is None:
         _discard_rounds_after(run_dir, -1)
-        _write_partition(run_dir, cfg, clients, language_counts(pool.languages, shards))
+        _write_partition(run_dir, cfg, clients, su.shard_languages)
         # Test images go into the run directory, so that reports can show them next to predictions.
-        for ds in test_sets.values():
+        for ds in su.test_sets.values():
             for row in ds.select_columns(["id", "image"]):
                 row["image"].save(run_dir / "test_images" / f"{row['id']}.png")
         state = RunState(0, slots.read(), np.random.default_rng([cfg.seed, 2]).bit_generator.state)
@@ -251,7 +284,7 @@ def _execute(cfg: RunConfig, run_dir: Path, command: list[str] | None, resume: b
                 "started_utc": started,
                 "resumed": resume,
                 "wall_seconds": round(time.perf_counter() - t_start, 2),
-                "data_seconds": round(data_seconds, 2),
+                "data_seconds": round(su.data_seconds, 2),
                 "data_skipped": last_skip_report(),
                 "versions": _versions(),
                 "git_commit": _git_commit(),
@@ -261,7 +294,7 @@ def _execute(cfg: RunConfig, run_dir: Path, command: list[str] | None, resume: b
                     "device": str(backend.device),
                     "torch_threads": torch.get_num_threads(),
                 },
-                "parameters": {"trainable": trainable, "total": total},
+                "parameters": su.parameters,
                 "base_model": backend.base_id,
             },
             indent=1,
