@@ -22,9 +22,19 @@ def _cmd_run(args) -> int:
             overrides.append("data.tasks=" + ",".join(args.task))
         cfg = load_config(args.preset, args.config, overrides)
         run_dir = run(cfg, args.out, command=["fedocr", *sys.argv[1:]])
+    from benchmark.baselines import run_baselines
+
+    run_baselines(load_config(config_file=run_dir / "config.toml"), run_dir)
     if not args.no_report:
         print(f"report: {write_report(run_dir)}", file=sys.stderr)
     print(run_dir)
+    return 0
+
+
+def _cmd_sweep(args) -> int:
+    from benchmark.sweep import run_sweep
+
+    print(run_sweep(args.config))
     return 0
 
 
@@ -87,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-report", action="store_true", help="skip writing report.md")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("sweep", help="run a grid of configs (resumable) and write a leaderboard")
+    p.add_argument("--config", required=True, help="a sweep TOML file with a [sweep] table")
+    p.set_defaults(func=_cmd_sweep)
 
     # Each package registers its own subcommands.
     from reports.cli import register as register_reports

@@ -14,6 +14,7 @@ from pathlib import Path
 from benchmark.strategies import STRATEGIES, StrategyConfig
 
 PRESET_DIR = Path(__file__).parent / "presets"
+BASELINES = ("centralised", "local-only")
 DEFAULT_PRESET = "default"
 
 
@@ -104,10 +105,23 @@ class EvalConfig:
 
 
 @dataclass
+class FlowerConfig:
+    """The Flower engine (engine = "flower"): one SuperNode per client, ClientApps on Ray."""
+
+    num_cpus_per_client: float = 1.0  # CPU cores Ray reserves for each ClientApp worker
+    num_gpus_per_client: float = 0.0  # GPU share of each worker (0.25 = four workers per GPU)
+    ray_num_cpus: int = 0  # cores Ray may use in all (0 = every core of the machine)
+    reply_timeout: float = 3600.0  # seconds the server waits for a round's replies (and for nodes)
+
+
+@dataclass
 class RunConfig:
     name: str = "run"
     seed: int = 0
     engine: str = "inprocess"
+    # Baselines run after the federated run, into RUN_DIR/baselines/<name>/: "centralised"
+    # (pooled data, same total steps) and "local-only" (every client alone).
+    baselines: list[str] = field(default_factory=list)
     model: ModelConfig = field(default_factory=ModelConfig)
     lora: LoraSettings = field(default_factory=LoraSettings)
     data: DataConfig = field(default_factory=DataConfig)
@@ -117,13 +131,14 @@ class RunConfig:
     faults: FaultsConfig = field(default_factory=FaultsConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    flower: FlowerConfig = field(default_factory=FlowerConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
 CHOICES = {
-    "engine": ("inprocess",),
+    "engine": ("inprocess", "flower"),
     "data.on_bad_sample": ("error", "skip"),
     "model.accelerator": ("none", "unsloth"),
     "federation.on_too_few": ("skip", "retry"),
@@ -146,6 +161,8 @@ POSITIVE = {
     "train.lr",
     "eval.batch_size",
     "partition.alpha",
+    "flower.num_cpus_per_client",
+    "flower.reply_timeout",
 }
 NON_NEGATIVE = {
     "federation.clients_per_round",
@@ -159,6 +176,8 @@ NON_NEGATIVE = {
     "train.weight_decay",
     "train.max_grad_norm",
     "lora.dropout",
+    "flower.num_gpus_per_client",
+    "flower.ray_num_cpus",
 }
 
 
@@ -214,7 +233,7 @@ def _apply(obj, data: dict, prefix: str = "") -> None:
 def validate(cfg: RunConfig) -> RunConfig:
     from benchmark.backends import BACKENDS
 
-    flat = _flatten(cfg.to_dict())
+    flat = flatten(cfg.to_dict())
     if cfg.model.backend not in BACKENDS:
         raise ConfigError(
             f"model.backend = {cfg.model.backend!r} is not supported; choose one of: {', '.join(BACKENDS)}"
@@ -266,16 +285,20 @@ def validate(cfg: RunConfig) -> RunConfig:
             client_rank(cfg.strategy.client_ranks, cid, cfg.lora.r)
     except ValueError as err:
         raise ConfigError(f"strategy.client_ranks = {cfg.strategy.client_ranks}: {err}") from None
+    for name in cfg.baselines:
+        if name not in BASELINES:
+            raise ConfigError(f"baselines: unknown baseline {name!r}; choose from: {', '.join(BASELINES)}")
     if cfg.lora.dropout >= 1:
         raise ConfigError(f"lora.dropout = {cfg.lora.dropout}: must be below 1")
     return cfg
 
 
-def _flatten(data: dict, prefix: str = "") -> dict:
+def flatten(data: dict, prefix: str = "") -> dict:
+    """{"a": {"b": 1}} -> {"a.b": 1}."""
     out = {}
     for k, v in data.items():
         if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
+            out.update(flatten(v, f"{prefix}{k}."))
         else:
             out[f"{prefix}{k}"] = v
     return out
@@ -339,18 +362,19 @@ def to_toml(cfg: RunConfig) -> str:
         if isinstance(value, dict):
             tables.append((key, value))
         else:
-            lines.append(f"{key} = {_toml_value(value)}")
+            lines.append(f"{key} = {toml_value(value)}")
     for name, table in tables:
         lines.append(f"\n[{name}]")
-        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+        lines += [f"{k} = {toml_value(v)}" for k, v in table.items()]
     return "\n".join(lines) + "\n"
 
 
-def _toml_value(value) -> str:
+def toml_value(value) -> str:
+    """A Python value as a TOML literal."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

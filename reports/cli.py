@@ -18,7 +18,7 @@ def _cmd_report(args) -> int:
 def _cmd_compare(args) -> int:
     from reports.compare import write_comparison
 
-    for path in write_comparison(args.run_dirs, args.out):
+    for path in write_comparison(args.run_dirs, args.out, args.target_cer):
         print(path)
     return 0
 
@@ -38,4 +38,7 @@ def register(sub) -> None:
     p = sub.add_parser("compare", help="leaderboard across run directories (HTML and CSV)")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     p.add_argument("--out", required=True, help="folder to write leaderboard.html and leaderboard.csv into")
+    p.add_argument(
+        "--target-cer", type=float, default=0.5, help="CER (fraction) for the rounds-to-target column (0.5)"
+    )
     p.set_defaults(func=_cmd_compare)

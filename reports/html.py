@@ -325,6 +325,41 @@ def _metadata_section(run: RunData, summary: dict) -> str:
     return "\n".join(parts)
 
 
+def _baselines_section(summary: dict) -> str:
+    parts = []
+    if summary.get("forgetting_points"):
+        changes = ", ".join(f"{escape(c)} {v:+.1f} points" for c, v in summary["forgetting_points"].items())
+        parts.append(
+            f"<p>Forgetting (final minus base CER on languages the base already read): {changes}.</p>"
+        )
+    rows = []
+    for code, row in (summary.get("baselines") or {}).items():
+        clients = list((row.get("local-only clients") or {}).values())
+        spread = f"{pct(min(clients))} / {pct(max(clients))}" if clients else "–"
+        rows.append(
+            [
+                _language_label(code),
+                pct(row["base"]),
+                pct(row["federated"]),
+                pct(row.get("centralised")),
+                pct(row.get("local-only")),
+                spread,
+            ]
+        )
+    if rows:
+        parts += [
+            '<h2 id="baselines">Base, federated and baselines</h2>',
+            "<p>Final corpus CER. Centralised: one model on the pooled data, same total steps. Local-only: "
+            "every client alone on its shard for all rounds (pooled over clients; best / worst client).</p>",
+            table(
+                ["language", "base", "federated", "centralised", "local-only", "best / worst client"],
+                rows,
+                numeric=range(1, 6),
+            ),
+        ]
+    return "\n".join(parts)
+
+
 def render_html(run: RunData, summary: dict, figures: dict[str, bytes | None]) -> str:
     """The whole report page; `figures` maps cer, clients, partition, bytes, seconds to PNG bytes."""
     setup = "".join(f"<li>{escape(line)}</li>" for line in describe_setup(run))
@@ -335,6 +370,7 @@ def render_html(run: RunData, summary: dict, figures: dict[str, bytes | None]) -
             '<nav><a href="#languages">languages</a><a href="#clients">clients</a>'
             '<a href="#rounds">communication and time</a><a href="#samples">samples</a><a href="#run">run</a></nav>',
             _languages_section(summary, figures),
+            _baselines_section(summary),
             _clients_section(run, summary, figures),
             _rounds_section(summary, figures),
             _gallery_section(run),

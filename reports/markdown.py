@@ -44,6 +44,7 @@ def render_markdown(run: RunData, summary: dict) -> str:
         f"- `{p}`: {NORMALISATION_POLICIES.get(p, 'unknown policy')} ({', '.join(codes)})"
         for p, codes in by_policy.items()
     ]
+    lines += _baselines_table(summary)
     lines += ["", "![CER per round](cer_vs_round.png)", "", *_rounds_table(run), *_shards_table(run)]
     return "\n".join(lines) + "\n"
 
@@ -88,5 +89,35 @@ def _shards_table(run: RunData) -> list[str]:
         + " | ".join(str(c["languages"].get(k, 0)) for k in langs)
         + " |"
         for c in clients
+    ]
+    return lines
+
+
+def _baselines_table(summary: dict) -> list[str]:
+    lines = []
+    if summary.get("forgetting_points"):
+        changes = ", ".join(f"{c} {v:+.1f} points" for c, v in summary["forgetting_points"].items())
+        lines += ["", f"Forgetting (final minus base CER on languages the base already read): {changes}."]
+    table = summary.get("baselines") or {}
+    if not table:
+        return lines
+    lines += [
+        "",
+        "## Base, federated and baselines (final corpus CER)",
+        "",
+        "| language | base | federated | centralised | local-only (pooled) | local-only best / worst client |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for code, row in table.items():
+        clients = list((row.get("local-only clients") or {}).values())
+        spread = f"{pct(min(clients))} / {pct(max(clients))}" if clients else "–"
+        lines.append(
+            f"| {code} | {pct(row['base'])} | {pct(row['federated'])} | {pct(row.get('centralised'))} | "
+            f"{pct(row.get('local-only'))} | {spread} |"
+        )
+    lines += [
+        "",
+        "Centralised: one model trained on the pooled data for the same total steps. Local-only: each "
+        "client trains alone on its shard for all rounds; pooled = every client's predictions together.",
     ]
     return lines

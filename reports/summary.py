@@ -146,6 +146,51 @@ def run_metadata(run: RunData) -> dict:
     return {"name": run.name, "seed": run.config.get("seed"), **{k: info[k] for k in keys if k in info}}
 
 
+READ_BY_BASE = 0.2  # a language the base already reads (base CER below this): change = forgetting
+
+
+def baseline_table(run: RunData) -> dict[str, dict]:
+    """{language: {"base", "federated", "centralised", "local-only", "local-only clients"}} final
+    corpus CERs side by side, from the baselines run into RUN_DIR/baselines/<name>/."""
+    from reports.rundir import RunDirError, read_run
+
+    runs = {}
+    for name in ("centralised", "local-only"):
+        try:
+            runs[name] = read_run(run.path / "baselines" / name)
+        except RunDirError:
+            continue
+    if not runs:
+        return {}
+    table = {}
+    for code in run.languages:
+        row = {
+            "base": run.rounds[0]["languages"].get(code, {}).get("cer"),
+            "federated": run.rounds[-1]["languages"].get(code, {}).get("cer"),
+        }
+        for name, other in runs.items():
+            last = other.rounds[-1]
+            if code in last.get("languages", {}):
+                row[name] = last["languages"][code]["cer"]
+            per_client = last.get("client_eval") or {}
+            if per_client:
+                row[f"{name} clients"] = {
+                    cid: res[code]["cer"] for cid, res in per_client.items() if code in res
+                }
+        table[code] = row
+    return table
+
+
+def forgetting(run: RunData) -> dict[str, float]:
+    """Final minus base CER (in points of CER) for the languages the base model already read."""
+    first, last = run.rounds[0]["languages"], run.rounds[-1]["languages"]
+    return {
+        code: 100 * (last[code]["cer"] - first[code]["cer"])
+        for code in run.languages
+        if code in first and code in last and first[code]["cer"] < READ_BY_BASE
+    }
+
+
 def build_summary(run: RunData, tesseract: dict | None = None) -> dict:
     """Everything summary.json holds; `tesseract` is {"languages": {code: figures}, "notes": [...]}."""
     table = language_table(run)
@@ -158,6 +203,8 @@ def build_summary(run: RunData, tesseract: dict | None = None) -> dict:
         "languages": table,
         "clients": client_cer(run),
         "rounds": round_log(run),
+        "baselines": baseline_table(run),
+        "forgetting_points": forgetting(run),
         # None: not requested; a list: requested, with the reasons for any language left out.
         "tesseract_notes": None if tesseract is None else tesseract["notes"],
     }
