@@ -3,8 +3,9 @@
 - zero-shot: round 0 of every run (the base model with an empty adapter).
 - centralised: one client holding the pooled data, trained for the same total number of
   local steps per round as all the federated clients of a round together.
-- local-only: every client trains its own adapter on its own shard for all rounds, with no
-  aggregation; each client's final adapter is scored on every test set.
+- local-only: every client trains its own adapter on its own shard, with no aggregation, for
+  as many local steps as it takes on average in the federation (rounds x local steps x the
+  fraction of clients sampled per round); each client's adapter is scored on every test set.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def centralised_config(cfg: RunConfig) -> RunConfig:
 
 
 def run_local_only(cfg: RunConfig, out: Path) -> Path:
-    """Every client alone: its own adapter, its own shard, all rounds; scored per client."""
+    """Every client alone: its own adapter, its own shard, its federated share of the steps;
+    scored per client."""
     cfg = dataclasses.replace(cfg, name=f"{cfg.name}-local-only", baselines=[], faults=type(cfg.faults)())
     run_dir = new_run_dir(cfg, out)
     _write_text_atomic(run_dir / "config.toml", to_toml(cfg))
@@ -65,10 +67,8 @@ def run_local_only(cfg: RunConfig, out: Path) -> Path:
     client_eval, reports, rows = {}, [], []
     t_train = time.perf_counter()
     for client in tqdm(su.clients, desc="local-only clients", file=sys.stderr):
-        adapter = initial
-        for round_num in range(1, cfg.federation.rounds + 1):
-            update = client.fit(ws, adapter, round_num, training)
-            adapter = dict(update.tensors)
+        update = client.fit(ws, initial, 1, training)
+        adapter = dict(update.tensors)
         reports.append({"client_id": client.client_id, "num_examples": update.num_examples, **update.metrics})
         ws.slots.write(adapter)
         results, predictions = evaluate(

@@ -12,6 +12,7 @@ Resumable: state is saved every `save_every` steps and picked up on the next sta
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -32,7 +33,7 @@ from benchmark.backends.tiny_model import (
     tiny_config,
 )
 from tasks.languages import LANGUAGES, get_language
-from tasks.synthetic import SyntheticSpec, synthetic_splits, unique_lines
+from tasks.synthetic import GENERATOR_VERSION, SyntheticSpec, synthetic_splits, unique_lines
 from tasks.text import word_list
 
 PUNCTUATION = list(",.:;!?-()/%'\"،؟")
@@ -44,7 +45,7 @@ class PretrainConfig:
     ocr_languages: tuple[str, ...] = ("en", "de", "fr", "es")
     levels: tuple[str, ...] = ("clean", "scanned", "scanned", "degraded")
     lines_per_language_level: int = 5000
-    ocr_steps: int = 3200
+    ocr_steps: int = 2600
     lm_steps: int = 600
     lm_lines_per_language: int = 4000
     batch_size: int = 32
@@ -57,13 +58,20 @@ class PretrainConfig:
     )
 
 
+VOCAB_SAMPLE_LINES = 3000  # generated lines per language whose characters enter the vocabulary
+
+
 def build_vocabulary(codes: tuple[str, ...]) -> CharTokenizer:
-    chars = set(PUNCTUATION) | set("0123456789")
+    """Printable ASCII (the space included), every character of the languages' word lists
+    (both cases) and of a sample of their generated lines (numbers, dates, amounts)."""
+    chars = {chr(c) for c in range(0x20, 0x7F)} | set(PUNCTUATION)
     for code in codes:
         language = get_language(code)
         words, _ = word_list(language)
         chars |= {c for w in words for c in w} | set(language.digits)
         chars |= {c.upper() for w in words for c in w if len(c.upper()) == 1}
+        sample = unique_lines(SyntheticSpec(code, VOCAB_SAMPLE_LINES, 0, seed=999), VOCAB_SAMPLE_LINES)
+        chars |= {c for line in sample for c in line}
     return CharTokenizer(sorted(chars))
 
 
@@ -193,8 +201,19 @@ def pretrain(cfg: PretrainConfig, out: Path, threads: int | None = None) -> Path
     save_base(model, tokenizer, out)
     wall = time.time() - start_time
     (out / "pretrain_recipe.json").write_text(
-        __import__("json").dumps({**asdict(cfg), "wall_seconds": round(wall, 1), "steps": total}, indent=1)
+        json.dumps(
+            {
+                **asdict(cfg),
+                "wall_seconds": round(wall, 1),
+                "steps": total,
+                "generator_version": GENERATOR_VERSION,
+            },
+            indent=1,
+        )
     )
     state_path.unlink()
-    print(f"pretraining done in {wall / 60:.1f} min -> {out}")
+    print(f"pretraining done in {wall / 60:.1f} min -> {out}; measuring it for the model card")
+    from benchmark.model_card import measure, write_card
+
+    write_card(out, measure(out))
     return out

@@ -23,6 +23,7 @@ import platform
 import shutil
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +44,7 @@ from benchmark.evaluate import evaluate
 from benchmark.strategies import AggregateResult, Strategy, client_rank, make_strategy
 from benchmark.validation import update_problem
 from clients.client import Client, LocalTraining, Update, Workspace
-from clients.faults import draw_faults
+from clients.faults import FaultPlan, draw_faults
 from clients.lora_tensors import pad_to_rank, slice_to_rank, trained_tensors
 from clients.partition import language_counts, partition
 from tasks.sources import build_datasets, last_skip_report
@@ -152,7 +153,7 @@ def run(cfg: RunConfig, out: str | Path | None = None, command: list[str] | None
     """Run one federated benchmark in a new run directory and return it."""
     run_dir = new_run_dir(cfg, out)
     _write_text_atomic(run_dir / "config.toml", to_toml(cfg))
-    return _execute(cfg, run_dir, command, resume=False)
+    return _start(cfg, run_dir, command, resume=False)
 
 
 def resume(run_dir: str | Path, command: list[str] | None = None) -> Path:
@@ -161,7 +162,15 @@ def resume(run_dir: str | Path, command: list[str] | None = None) -> Path:
     if not (run_dir / "config.toml").exists():
         raise FileNotFoundError(f"{run_dir} has no config.toml: not a run directory")
     cfg = load_config(config_file=run_dir / "config.toml")
-    return _execute(cfg, run_dir, command, resume=True)
+    return _start(cfg, run_dir, command, resume=True)
+
+
+def _start(cfg: RunConfig, run_dir: Path, command: list[str] | None, resume: bool) -> Path:
+    if cfg.engine == "flower":  # the same rounds, with clients as Flower ClientApps on Ray
+        from benchmark.flower.simulation import simulate
+
+        return simulate(cfg, run_dir, command, resume)
+    return execute(cfg, run_dir, command, resume)
 
 
 @dataclass
@@ -226,18 +235,81 @@ def setup(cfg: RunConfig) -> Setup:
     )
 
 
-def _execute(cfg: RunConfig, run_dir: Path, command: list[str] | None, resume: bool) -> Path:
+@dataclass(frozen=True)
+class ClientJob:
+    """What the server hands one sampled client for one round: a work order, no data."""
+
+    client_id: int
+    round: int
+    attempt: int
+    rank: int  # the LoRA rank this client trains
+    start: dict[str, torch.Tensor]  # the adapter it starts from (full rank, zero beyond `rank`)
+    faults: FaultPlan  # injected faults it plays (crash, nan); dropout and slowdown stay with the server
+    # The frozen-weight change so far (fedex-lora, flora). The in-process model already has it;
+    # a client process with its own model copy adds whatever it has not added yet.
+    base_delta: Mapping[str, torch.Tensor] = field(default_factory=dict)
+
+
+# Trains the jobs' clients, wherever they live; one reply per job, in order: the client's
+# Update, or a line saying why it produced none.
+FitClients = Callable[[list[ClientJob]], list[Update | str]]
+
+
+def local_training(cfg: RunConfig) -> LocalTraining:
+    t = cfg.train
+    return LocalTraining(t.local_steps, t.batch_size, t.lr, t.weight_decay, t.max_grad_norm)
+
+
+def train_client(
+    ws: Workspace, client: Client, job: ClientJob, training: LocalTraining, trains: frozenset[str]
+) -> Update | str:
+    """Client side of a round: run one job. A failing client reports why; it never raises,
+    so that one client cannot take the round (or a Flower worker) down."""
+    try:
+        return client.fit(ws, job.start, job.round, training, job.faults, trains, job.rank)
+    except Exception as err:
+        return str(err)
+
+
+def in_process_clients(cfg: RunConfig, su: Setup) -> FitClients:
+    """The in-process engine's clients: each job borrows the resident model in turn."""
+    training = local_training(cfg)
+
+    def fit(jobs: list[ClientJob]) -> list[Update | str]:
+        desc = f"round {jobs[0].round} clients" if jobs else "clients"
+        return [
+            train_client(su.ws, su.clients[job.client_id], job, training, su.strategy.trains)
+            for job in tqdm(jobs, desc=desc, leave=False, file=sys.stderr)
+        ]
+
+    return fit
+
+
+def execute(
+    cfg: RunConfig,
+    run_dir: Path,
+    command: list[str] | None,
+    resume: bool,
+    engine: Callable[[RunConfig, Setup], FitClients] = in_process_clients,
+    engine_info: dict | None = None,
+) -> Path:
+    """Run (or resume) the rounds of a run directory whose config.toml is written.
+
+    `engine` gets the run's Setup and returns what trains a round's jobs: the resident model
+    in this process, or Flower ClientApps. Sampling, screening, aggregation, evaluation and
+    checkpoints are this function's whichever engine trains; `engine_info` goes to run.json.
+    """
     t_start = time.perf_counter()
     started = datetime.now(UTC).isoformat(timespec="seconds")
     print(f"run directory: {run_dir}", file=sys.stderr)
     su = setup(cfg)
-    model, ws, tests, clients, strategy = su.model, su.ws, su.tests, su.clients, su.strategy
+    model, ws, tests, strategy = su.model, su.ws, su.tests, su.strategy
     slots, backend = ws.slots, su.backend
 
     state = RunState.load(run_dir) if resume and (run_dir / CHECKPOINT).exists() else None
     if state is None:
         _discard_rounds_after(run_dir, -1)
-        _write_partition(run_dir, cfg, clients, su.shard_languages)
+        _write_partition(run_dir, cfg, su.clients, su.shard_languages)
         # Test images go into the run directory, so that reports can show them next to predictions.
         for ds in su.test_sets.values():
             for row in ds.select_columns(["id", "image"]):
@@ -251,6 +323,7 @@ def _execute(cfg: RunConfig, run_dir: Path, command: list[str] | None, resume: b
         strategy.load_state_dict(state.strategy)
         add_to_base_weights(model, state.base_delta)
 
+    fit_clients = engine(cfg, su)
     sampler = np.random.default_rng([cfg.seed, 2])
     sampler.bit_generator.state = state.sampler
     for round_num in tqdm(
@@ -260,7 +333,9 @@ def _execute(cfg: RunConfig, run_dir: Path, command: list[str] | None, resume: b
         initial=state.round,
         total=cfg.federation.rounds,
     ):
-        record, result = _federated_round(cfg, ws, clients, strategy, state, round_num, sampler)
+        record, result = _federated_round(
+            cfg, ws, len(su.clients), strategy, state, round_num, sampler, fit_clients
+        )
         add_to_base_weights(model, result.base_delta)
         base_delta = dict(state.base_delta)
         for prefix, delta in result.base_delta.items():
@@ -296,6 +371,7 @@ def _execute(cfg: RunConfig, run_dir: Path, command: list[str] | None, resume: b
                 },
                 "parameters": su.parameters,
                 "base_model": backend.base_id,
+                **({"engine": engine_info} if engine_info else {}),
             },
             indent=1,
         ),
@@ -312,66 +388,82 @@ def _write_partition(run_dir: Path, cfg: RunConfig, clients: list[Client], count
     _write_text_atomic(run_dir / "partition.json", json.dumps(payload, indent=1))
 
 
+def sample_clients(sampler: np.random.Generator, num_clients: int, per_round: int) -> list[int]:
+    """The client ids of one round (or retry), from the run's own sampler stream."""
+    return sorted(sampler.choice(num_clients, size=per_round, replace=False).tolist())
+
+
+def client_job(cfg: RunConfig, state: RunState, client_id: int, round_num: int, attempt: int) -> ClientJob:
+    """Server side: the work order of one sampled client."""
+    rank = client_rank(cfg.strategy.client_ranks, client_id, cfg.lora.r)
+    # The client's starting point: the global adapter, its own kept tensors (fedsa-lora),
+    # and zeros beyond its rank (a rank-r client trains only the first r rows/columns).
+    start = pad_to_rank(
+        slice_to_rank({**state.global_adapter, **state.client_states.get(client_id, {})}, rank), cfg.lora.r
+    )
+    plan = draw_faults(cfg.faults, cfg.seed, round_num, client_id, cfg.train.local_steps, attempt)
+    return ClientJob(client_id, round_num, attempt, rank, start, plan, state.base_delta)
+
+
+def screen_reply(
+    cfg: RunConfig, job: ClientJob, reply: Update | str, trains: frozenset[str]
+) -> tuple[Update | None, list[dict], list[dict]]:
+    """Server side: (the update if it may reach the aggregate, faults seen, rejections)."""
+    cid, attempt = job.client_id, job.attempt
+    if isinstance(reply, str):
+        return None, [{"client_id": cid, "attempt": attempt, "kind": "crash", "detail": reply}], []
+    faults = []
+    if job.faults.nan:
+        faults.append({"client_id": cid, "attempt": attempt, "kind": "nan"})
+    simulated = reply.metrics["seconds"] * job.faults.slowdown
+    if job.faults.slowdown != 1.0:
+        faults.append({"client_id": cid, "attempt": attempt, "kind": "straggler", "seconds": simulated})
+    if cfg.federation.round_deadline and simulated > cfg.federation.round_deadline:
+        return None, faults, [{"client_id": cid, "attempt": attempt, "reason": "missed the round deadline"}]
+    expected = trained_tensors(slice_to_rank(job.start, job.rank), trains)
+    problem = update_problem(reply, expected, cfg.federation.max_update_norm)
+    if problem:
+        tqdm.write(f"round {job.round}: rejected client {cid}: {problem}", file=sys.stderr)
+        return None, faults, [{"client_id": cid, "attempt": attempt, "reason": problem}]
+    return reply, faults, []
+
+
 def _federated_round(
     cfg: RunConfig,
     ws: Workspace,
-    clients: list[Client],
+    num_clients: int,
     strategy: Strategy,
     state: RunState,
     round_num: int,
     sampler: np.random.Generator,
+    fit_clients: FitClients,
 ):
     """Sample clients, train them, screen their updates, aggregate.
 
     Returns (the round's metrics record, the strategy's AggregateResult).
     """
     fed = cfg.federation
-    per_round = fed.clients_per_round or len(clients)
-    training = LocalTraining(
-        cfg.train.local_steps,
-        cfg.train.batch_size,
-        cfg.train.lr,
-        cfg.train.weight_decay,
-        cfg.train.max_grad_norm,
-    )
+    per_round = fed.clients_per_round or num_clients
     faults, rejected, reports = [], [], []
     t_train = time.perf_counter()
     for attempt in range(1, fed.max_retries + 2):
-        sampled = sorted(sampler.choice(len(clients), size=per_round, replace=False).tolist())
+        jobs = [
+            client_job(cfg, state, cid, round_num, attempt)
+            for cid in sample_clients(sampler, num_clients, per_round)
+        ]
+        # A dropped-out client never answers, so it is never asked.
+        live = [job for job in jobs if not job.faults.dropout]
+        replies = dict(zip((job.client_id for job in live), fit_clients(live)))
         accepted: list[Update] = []
-        for cid in tqdm(sampled, desc=f"round {round_num} clients", leave=False, file=sys.stderr):
-            plan = draw_faults(cfg.faults, cfg.seed, round_num, cid, training.steps, attempt)
-            if plan.dropout:
-                faults.append({"client_id": cid, "attempt": attempt, "kind": "dropout"})
+        for job in jobs:
+            if job.faults.dropout:
+                faults.append({"client_id": job.client_id, "attempt": attempt, "kind": "dropout"})
                 continue
-            rank = client_rank(cfg.strategy.client_ranks, cid, cfg.lora.r)
-            # The client's starting point: the global adapter, its own kept tensors (fedsa-lora),
-            # and zeros beyond its rank (a rank-r client trains only the first r rows/columns).
-            start = pad_to_rank(
-                slice_to_rank({**state.global_adapter, **state.client_states.get(cid, {})}, rank), cfg.lora.r
-            )
-            try:
-                update = clients[cid].fit(ws, start, round_num, training, plan, strategy.trains, rank)
-            except Exception as err:  # a failing client must not take the round down
-                faults.append({"client_id": cid, "attempt": attempt, "kind": "crash", "detail": str(err)})
-                continue
-            if plan.nan:
-                faults.append({"client_id": cid, "attempt": attempt, "kind": "nan"})
-            simulated = update.metrics["seconds"] * plan.slowdown
-            if plan.slowdown != 1.0:
-                faults.append(
-                    {"client_id": cid, "attempt": attempt, "kind": "straggler", "seconds": simulated}
-                )
-            if fed.round_deadline and simulated > fed.round_deadline:
-                rejected.append({"client_id": cid, "attempt": attempt, "reason": "missed the round deadline"})
-                continue
-            expected = trained_tensors(slice_to_rank(start, rank), strategy.trains)
-            problem = update_problem(update, expected, fed.max_update_norm)
-            if problem:
-                rejected.append({"client_id": cid, "attempt": attempt, "reason": problem})
-                tqdm.write(f"round {round_num}: rejected client {cid}: {problem}", file=sys.stderr)
-                continue
-            accepted.append(update)
+            update, seen, refused = screen_reply(cfg, job, replies[job.client_id], strategy.trains)
+            faults += seen
+            rejected += refused
+            if update is not None:
+                accepted.append(update)
         reports += [
             {
                 "client_id": u.client_id,

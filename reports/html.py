@@ -350,7 +350,8 @@ def _baselines_section(summary: dict) -> str:
         parts += [
             '<h2 id="baselines">Base, federated and baselines</h2>',
             "<p>Final corpus CER. Centralised: one model on the pooled data, same total steps. Local-only: "
-            "every client alone on its shard for all rounds (pooled over clients; best / worst client).</p>",
+            "every client alone on its shard for its average federated share of the steps (pooled over clients; "
+            "best / worst client).</p>",
             table(
                 ["language", "base", "federated", "centralised", "local-only", "best / worst client"],
                 rows,

@@ -118,6 +118,7 @@ def _baselines_table(summary: dict) -> list[str]:
     lines += [
         "",
         "Centralised: one model trained on the pooled data for the same total steps. Local-only: each "
-        "client trains alone on its shard for all rounds; pooled = every client's predictions together.",
+        "client trains alone on its shard for its average federated share of the steps; pooled = every "
+        "client's predictions together.",
     ]
     return lines

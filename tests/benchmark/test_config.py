@@ -32,7 +32,7 @@ def test_resolved_config_round_trips_through_toml(tmp_path):
         ("federation.rounds=0", "federation.rounds = 0: must be greater than 0"),
         ("train.batch_size=abc", "train.batch_size = 'abc': expected an integer"),
         ("data.languages=fa,xx", "data.languages: unknown language code 'xx'"),
-        ("partition.num_clients=2", "federation.clients_per_round = 5 exceeds partition.num_clients = 2"),
+        ("partition.num_clients=2", "federation.clients_per_round = 4 exceeds partition.num_clients = 2"),
         ("norounds", "expected key=value"),
     ],
 )
