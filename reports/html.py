@@ -325,6 +325,25 @@ def _metadata_section(run: RunData, summary: dict) -> str:
     return "\n".join(parts)
 
 
+def _faults_section(summary: dict) -> str:
+    events = summary.get("fault_log") or []
+    if not events:
+        return ""
+    rows = [
+        [
+            str(e["round"]),
+            str(e.get("attempt", 1)),
+            escape(str(e.get("client_id", "–"))),
+            escape(e["event"]),
+            escape(str(e.get("reason") or e.get("detail") or "")),
+        ]
+        for e in events
+    ]
+    return '<h2 id="faults">Faults and rejected updates</h2>' + table(
+        ["round", "attempt", "client", "event", "detail"], rows, numeric={0, 1, 2}
+    )
+
+
 def _baselines_section(summary: dict) -> str:
     parts = []
     if summary.get("forgetting_points"):
@@ -372,6 +391,7 @@ def render_html(run: RunData, summary: dict, figures: dict[str, bytes | None]) -
             '<a href="#rounds">communication and time</a><a href="#samples">samples</a><a href="#run">run</a></nav>',
             _languages_section(summary, figures),
             _baselines_section(summary),
+            _faults_section(summary),
             _clients_section(run, summary, figures),
             _rounds_section(summary, figures),
             _gallery_section(run),

@@ -45,6 +45,7 @@ def render_markdown(run: RunData, summary: dict) -> str:
         for p, codes in by_policy.items()
     ]
     lines += _baselines_table(summary)
+    lines += _fault_lines(summary)
     lines += ["", "![CER per round](cer_vs_round.png)", "", *_rounds_table(run), *_shards_table(run)]
     return "\n".join(lines) + "\n"
 
@@ -121,4 +122,27 @@ def _baselines_table(summary: dict) -> list[str]:
         "client trains alone on its shard for its average federated share of the steps; pooled = every "
         "client's predictions together.",
     ]
+    return lines
+
+
+def _fault_lines(summary: dict) -> list[str]:
+    events = summary.get("fault_log") or []
+    if not events:
+        return []
+    lines = [
+        "",
+        "## Faults and rejected updates",
+        "",
+        "| round | attempt | client | event | detail |",
+        "|---:|---:|---:|---|---|",
+    ]
+    for e in events:
+        detail = (
+            e.get("reason")
+            or e.get("detail")
+            or (f"{e['seconds']:.1f} s simulated" if "seconds" in e else "")
+        )
+        lines.append(
+            f"| {e['round']} | {e.get('attempt', 1)} | {e.get('client_id', '–')} | {e['event']} | {detail} |"
+        )
     return lines

@@ -191,6 +191,17 @@ def forgetting(run: RunData) -> dict[str, float]:
     }
 
 
+def fault_log(run: RunData) -> list[dict]:
+    """Every injected fault and every rejected update, one entry each, in round order."""
+    out = []
+    for r in run.rounds:
+        for f in r.get("faults") or []:
+            out.append({"round": r["round"], "event": f.get("kind", "fault"), **f})
+        for x in r.get("rejected") or []:
+            out.append({"round": r["round"], "event": "rejected", **x})
+    return out
+
+
 def build_summary(run: RunData, tesseract: dict | None = None) -> dict:
     """Everything summary.json holds; `tesseract` is {"languages": {code: figures}, "notes": [...]}."""
     table = language_table(run)
@@ -204,6 +215,7 @@ def build_summary(run: RunData, tesseract: dict | None = None) -> dict:
         "clients": client_cer(run),
         "rounds": round_log(run),
         "baselines": baseline_table(run),
+        "fault_log": fault_log(run),
         "forgetting_points": forgetting(run),
         # None: not requested; a list: requested, with the reasons for any language left out.
         "tesseract_notes": None if tesseract is None else tesseract["notes"],

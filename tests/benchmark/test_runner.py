@@ -128,6 +128,13 @@ def test_faulty_clients_never_stop_the_run_and_nan_never_reaches_the_aggregate(t
             assert all(torch.isfinite(t).all() for t in u.tensors.values())
     final = load_file(run_dir / "adapters" / "global_round_3" / "adapter_model.safetensors")
     assert all(torch.isfinite(t).all() for t in final.values())
+    from reports.report import write_report
+
+    write_report(run_dir)
+    report = (run_dir / "report.md").read_text()
+    for r in rows[1:]:
+        for f in r["faults"]:
+            assert f"| {r['round']} | {f['attempt']} | {f['client_id']} | {f['kind']} |" in report
 
 
 def test_too_few_clients_skips_the_round_and_keeps_the_global_adapter(tmp_path):
