@@ -1,13 +1,15 @@
 """A Flower deployment on this machine: a SuperLink and N SuperNodes as separate processes on
 127.0.0.1, each SuperNode bound to one client (`partition-id`), and `flwr run` against them.
 
-    python -m benchmark.flower.loopback --supernodes 2 \\
+    python -m benchmark.flower.loopback --supernodes 4 \\
         --run-config "preset='smoke' out='/abs/path/run-dir'"
+
+`--supernodes` must equal the run's `partition.num_clients` (the smoke preset has 4).
 
 It is the deployment runtime with every component on loopback: connections are `--insecure`
 (no TLS), which is only acceptable because nothing leaves 127.0.0.1. Every process it starts
-is stopped when it returns, also on failure or Ctrl-C. Flower's state goes to a throwaway
-FLWR_HOME (never ~/.flwr).
+is stopped when it returns, also on failure or Ctrl-C. Flower's state goes to a FLWR_HOME
+under --workdir (never ~/.flwr).
 """
 
 from __future__ import annotations
@@ -183,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m benchmark.flower.loopback", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
-        "--supernodes", type=int, default=2, help="SuperNodes = clients (partition.num_clients)"
+        "--supernodes", type=int, default=4, help="SuperNodes, one per client: partition.num_clients"
     )
     parser.add_argument(
         "--run-config",
@@ -197,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=3600, help="seconds the run may take")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the federation on `kill` too
     workdir = Path(args.workdir).resolve()
     with loopback_federation(args.supernodes, workdir) as fed:
         print(f"SuperLink on {fed.address}, {args.supernodes} SuperNodes; logs in {workdir}", file=sys.stderr)
