@@ -48,6 +48,14 @@ def join_prompt_answer(
     return ids, mask, labels
 
 
+def frozen_on_device(model: torch.nn.Module, device: torch.device) -> tuple[torch.nn.Module, torch.dtype]:
+    """The base frozen, in evaluation mode, on `device` in the dtype its weights use there."""
+    dtype = weights_dtype(device)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model.to(device, dtype=dtype).eval(), dtype
+
+
 def prepare_images(dataset: Dataset) -> Prepared:
     """Images kept as RGB PIL images (a line image is a few KB; pixels are made per batch, at
     the model's resolution, so that a 1024-px model does not hold 12 MB per row)."""
@@ -121,10 +129,8 @@ class PromptAnswerBackend(Backend):
         stops = model.generation_config.eos_token_id
         stops = stops if isinstance(stops, list) else [] if stops is None else [stops]
         self.stop_ids = list(dict.fromkeys([self.answer_end, *stops]))
-        self.dtype = weights_dtype(self.device)
-        for p in model.parameters():
-            p.requires_grad_(False)
-        return model.to(self.device, dtype=self.dtype).eval()
+        model, self.dtype = frozen_on_device(model, self.device)
+        return model
 
     def prepare(self, dataset: Dataset) -> Prepared:
         return prepare_images(dataset)

@@ -12,7 +12,13 @@ import torch
 from datasets import Dataset
 
 from benchmark.backends.base import Backend, BackendUnavailable, Prepared
-from benchmark.backends.chat import greedy_config, join_prompt_answer, prepare_images, to_device
+from benchmark.backends.chat import (
+    frozen_on_device,
+    greedy_config,
+    join_prompt_answer,
+    prepare_images,
+    to_device,
+)
 from benchmark.backends.checkpoints import checkpoint_source, load_checkpoint, seeded, weights_dtype
 from benchmark.backends.local_tokenizer import byte_level_tokenizer
 
@@ -114,10 +120,8 @@ class VisionEncoderDecoderBackend(Backend):
             # What the tokenizer puts before any text (TrOCR's <s>), which the checkpoint was trained with.
             wrapped = self.tokenizer("", add_special_tokens=True)["input_ids"]
             self.prompt = wrapped[:-1] if wrapped and wrapped[-1] == self.answer_end else wrapped
-        self.dtype = weights_dtype(self.device)
-        for p in model.parameters():
-            p.requires_grad_(False)
-        return model.to(self.device, dtype=self.dtype).eval()
+        model, self.dtype = frozen_on_device(model, self.device)
+        return model
 
     def prepare(self, dataset: Dataset) -> Prepared:
         return prepare_images(dataset)
