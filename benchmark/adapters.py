@@ -16,7 +16,8 @@ class LoraTargetError(ValueError):
     """The LoRA target pattern matched no module (a silent zero-match would train nothing)."""
 
 
-def wrap_with_lora(model: torch.nn.Module, settings, default_targets: str) -> PeftModel:
+def resolve_targets(model: torch.nn.Module, settings, default_targets: str) -> str | list[str]:
+    """The LoRA target pattern (regex) or module-name list; raises if it matches no linear module."""
     targets = settings.targets or default_targets
     if isinstance(targets, list) and len(targets) == 1:
         targets = targets[0]  # one entry is a regex, as the config docs say
@@ -31,12 +32,25 @@ def wrap_with_lora(model: torch.nn.Module, settings, default_targets: str) -> Pe
             f"LoRA targets {targets!r} matched no linear module of the base model; "
             f"some module names: {', '.join(names[:8])}"
         )
+    return targets
+
+
+def wrap_with_lora(
+    model: torch.nn.Module,
+    settings,
+    default_targets: str,
+    token_indices: dict[str, list[int]] | None = None,
+) -> PeftModel:
+    """LoRA on the target modules; with `token_indices` ({embedding module name: ids}), those
+    embedding rows train too (PEFT trainable tokens, saved in the same adapter)."""
+    targets = resolve_targets(model, settings, default_targets)
     config = LoraConfig(
         r=settings.r,
         lora_alpha=settings.alpha,
         lora_dropout=settings.dropout,
         target_modules=targets,
         bias="none",
+        trainable_token_indices=token_indices or None,
     )
     return get_peft_model(model, config)
 

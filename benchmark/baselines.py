@@ -21,8 +21,15 @@ from tqdm.auto import tqdm
 from benchmark.config import RunConfig, to_toml
 from benchmark.evaluate import evaluate
 from benchmark.metrics import score
-from benchmark.runner import _append_jsonl, _write_partition, _write_text_atomic, new_run_dir, run, setup
-from clients.client import LocalTraining
+from benchmark.runner import (
+    _append_jsonl,
+    _write_partition,
+    _write_text_atomic,
+    local_training,
+    new_run_dir,
+    run,
+    setup,
+)
 
 
 def centralised_config(cfg: RunConfig) -> RunConfig:
@@ -51,17 +58,17 @@ def run_local_only(cfg: RunConfig, out: Path) -> Path:
     su = setup(cfg)
     ws = su.ws
     _write_partition(run_dir, cfg, su.clients, su.shard_languages)
-    training = LocalTraining(
-        cfg.train.local_steps,
-        cfg.train.batch_size,
-        cfg.train.lr,
-        cfg.train.weight_decay,
-        cfg.train.max_grad_norm,
-    )
+    training = local_training(cfg)
     initial = ws.slots.read()
     ws.slots.write(initial)
     base, _ = evaluate(
-        ws.model, ws.backend, su.tests, cfg.eval.batch_size, cfg.eval.max_new_tokens, "evaluate base"
+        ws.model,
+        ws.backend,
+        su.tests,
+        cfg.eval.batch_size,
+        cfg.eval.max_new_tokens,
+        "evaluate base",
+        caches=su.test_features,
     )
     _append_jsonl(run_dir / "metrics.jsonl", {"round": 0, "clients": [], "seconds": {}, "languages": base})
     client_eval, reports, rows = {}, [], []
@@ -78,6 +85,7 @@ def run_local_only(cfg: RunConfig, out: Path) -> Path:
             cfg.eval.batch_size,
             cfg.eval.max_new_tokens,
             f"evaluate client {client.client_id}",
+            caches=su.test_features,
         )
         client_eval[str(client.client_id)] = results
         rows += [{**p, "client_id": client.client_id} for p in predictions]

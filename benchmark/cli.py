@@ -69,6 +69,25 @@ def _cmd_pretrain(args) -> int:
     return 0
 
 
+def _cmd_perf(args) -> int:
+    from datetime import datetime
+
+    from benchmark.config import load_config
+    from benchmark.perf import measure, summary
+
+    cfg = load_config(args.preset or ("perf" if not args.config else None), args.config, list(args.set or []))
+    out = Path(args.out) if args.out else Path("runs") / f"perf-{datetime.now():%Y%m%d-%H%M%S}"
+    if (out / "perf.json").exists():
+        raise FileExistsError(f"{out} already holds perf figures; choose another --out")
+    memory = tuple(int(n) for n in args.memory.split(",") if n.strip()) if args.memory else ()
+    figures = measure(cfg, out, naive=not args.no_naive, memory=memory, cache_rounds=args.cache_rounds)
+    text = summary(figures)
+    (out / "perf.txt").write_text(text + "\n", encoding="utf-8")
+    print(text)
+    print(f"\nfigures: {out / 'perf.json'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fedocr", description="Federated LoRA fine-tuning benchmark for OCR models."
@@ -101,6 +120,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", help="run a grid of configs (resumable) and write a leaderboard")
     p.add_argument("--config", required=True, help="a sweep TOML file with a [sweep] table")
     p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser(
+        "perf", help="time split, lines/s, FLOP utilisation, memory vs clients, and a naive baseline"
+    )
+    p.add_argument("--preset", help="a preset name (default: 'perf')")
+    p.add_argument("--config", help="a TOML config file (instead of a preset)")
+    p.add_argument("--set", nargs="+", metavar="KEY=VALUE", action="extend", help="override config keys")
+    p.add_argument(
+        "--out", help="folder for the arms' run directories and perf.json (default: runs/perf-<time>)"
+    )
+    p.add_argument("--no-naive", action="store_true", help="skip the naive baseline arm")
+    p.add_argument(
+        "--memory",
+        default="10,100,1000",
+        help="simulated client counts for the peak-RSS probes, comma-separated ('' = none)",
+    )
+    p.add_argument(
+        "--cache-rounds", type=int, default=3, help="rounds of the feature-cache comparison (default 3)"
+    )
+    p.set_defaults(func=_cmd_perf)
 
     # Each package registers its own subcommands.
     from reports.cli import register as register_reports

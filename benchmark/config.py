@@ -40,6 +40,9 @@ class LoraSettings:
     alpha: int = 16
     dropout: float = 0.0
     targets: list[str] = field(default_factory=list)  # empty = backend default
+    # "new": the embedding rows (input and output) of the characters in the training data that
+    # the base never learned to read (scripts outside its OCR training) train with the adapter.
+    trainable_tokens: str = "none"  # none | new
 
 
 @dataclass
@@ -96,6 +99,13 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
+    # Batches of lines of similar length (less padding): each pass over a client's shard is
+    # shuffled, sorted by length within windows of 8 batches, and the batches shuffled.
+    length_buckets: bool = True
+    # Keep the frozen vision tower's output per image (auto: when LoRA leaves the tower untouched
+    # and it has no dropout), up to feature_cache_mb for the training pool and test sets together.
+    feature_cache: str = "auto"  # auto | off
+    feature_cache_mb: float = 2048.0
 
 
 @dataclass
@@ -141,6 +151,8 @@ CHOICES = {
     "engine": ("inprocess", "flower"),
     "data.on_bad_sample": ("error", "skip"),
     "model.accelerator": ("none", "unsloth"),
+    "lora.trainable_tokens": ("none", "new"),
+    "train.feature_cache": ("auto", "off"),
     "federation.on_too_few": ("skip", "retry"),
     "model.device": ("auto", "cpu", "cuda"),
     "data.level": ("clean", "scanned", "degraded"),
@@ -175,6 +187,7 @@ NON_NEGATIVE = {
     "faults.straggler_slowdown",
     "train.weight_decay",
     "train.max_grad_norm",
+    "train.feature_cache_mb",
     "lora.dropout",
     "flower.num_gpus_per_client",
     "flower.ray_num_cpus",

@@ -18,9 +18,13 @@ def evaluate(
     batch_size: int,
     max_new_tokens: int = 0,
     desc: str = "evaluate",
+    caches: dict | None = None,
 ) -> tuple[dict[str, dict], list[dict]]:
-    """Returns ({language: figures}, prediction rows as scored, i.e. after normalisation)."""
+    """Returns ({language: figures}, prediction rows as scored, i.e. after normalisation).
+
+    `caches` ({test set: FeatureCache}) supplies the vision tower's outputs where present."""
     model.eval()
+    device = backend.device
     results, rows = {}, []
     total = sum(len(d) for d in test_sets.values())
     with tqdm(total=total, desc=desc, leave=False) as bar:
@@ -31,7 +35,8 @@ def evaluate(
             predictions: list[str] = []
             for start in range(0, len(data), batch_size):
                 batch = np.arange(start, min(start + batch_size, len(data)))
-                predictions += backend.generate(model, data, batch, bound)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                    predictions += backend.generate(model, data, batch, bound, cache=(caches or {}).get(name))
                 bar.update(len(batch))
             refs = [normalise(t, policy) for t in data.texts]
             hyps = [normalise(p, policy) for p in predictions]

@@ -37,10 +37,13 @@ from benchmark.adapters import (
     add_to_base_weights,
     lora_scaling,
     parameter_counts,
+    resolve_targets,
 )
 from benchmark.backends import load_backend
-from benchmark.config import RunConfig, load_config, to_toml
+from benchmark.config import ConfigError, RunConfig, load_config, to_toml
 from benchmark.evaluate import evaluate
+from benchmark.feature_cache import make_caches
+from benchmark.feature_cache import report as cache_report
 from benchmark.strategies import AggregateResult, Strategy, client_rank, make_strategy
 from benchmark.validation import update_problem
 from clients.client import Client, LocalTraining, Update, Workspace
@@ -182,6 +185,7 @@ class Setup:
     ws: Workspace
     test_sets: dict  # {name: datasets.Dataset}
     tests: dict  # {name: Prepared}
+    test_features: dict  # {name: FeatureCache} when the vision-feature cache is on, else {}
     clients: list[Client]
     shard_languages: list[dict]
     strategy: Strategy
@@ -196,10 +200,14 @@ def setup(cfg: RunConfig) -> Setup:
     torch.manual_seed(cfg.seed)
     # The model first: a missing checkpoint or GPU should fail before minutes of data work.
     backend = load_backend(cfg.model)
-    model = backend.wrap_with_lora(backend.load(), cfg.lora)
+    base = backend.load()
+    resolve_targets(base, cfg.lora, backend.default_targets)
     t0 = time.perf_counter()
     train_pool, test_sets = build_datasets(cfg.data)
     data_seconds = time.perf_counter() - t0
+    pool = backend.prepare(train_pool)
+    tokens = new_token_ids(backend, pool) if cfg.lora.trainable_tokens == "new" else None
+    model = backend.wrap_with_lora(base, cfg.lora, tokens)
     slots = AdapterSlots(model)
     trainable, total = parameter_counts(model)
     print(
@@ -207,8 +215,9 @@ def setup(cfg: RunConfig) -> Setup:
         f"({100 * trainable / total:.2f}%), LoRA on {sum('lora_A' in k for k in slots.params)} modules",
         file=sys.stderr,
     )
-    pool = backend.prepare(train_pool)
     tests = {name: backend.prepare(ds) for name, ds in test_sets.items()}
+    pool_features, test_features, line = make_caches(cfg, backend, model, tests)
+    print(line, file=sys.stderr)
     # Independent streams: partitioning and sampling never shift each other's draws.
     shards = partition(
         cfg.partition.scheme,
@@ -224,7 +233,8 @@ def setup(cfg: RunConfig) -> Setup:
     return Setup(
         backend=backend,
         model=model,
-        ws=Workspace(model=model, slots=slots, backend=backend, data=pool),
+        ws=Workspace(model=model, slots=slots, backend=backend, data=pool, features=pool_features),
+        test_features=test_features,
         test_sets=test_sets,
         tests=tests,
         clients=clients,
@@ -233,6 +243,23 @@ def setup(cfg: RunConfig) -> Setup:
         data_seconds=data_seconds,
         parameters={"trainable": trainable, "total": total},
     )
+
+
+def new_token_ids(backend, pool) -> list[int]:
+    """Vocabulary ids of the characters the base never learned to read: those in the training
+    texts of languages whose script is outside the base's OCR training, minus any that the
+    texts of known-script languages use too (digits, punctuation, space)."""
+    from tasks.languages import language_or_default
+
+    if not backend.token_modules:
+        raise ConfigError(f"lora.trainable_tokens: the {backend.name} backend has no embedding rows to train")
+    known = backend.known_scripts()
+    new, seen = set(), set()
+    for text, lang in zip(pool.texts, pool.languages):
+        (seen if language_or_default(lang).script in known else new).update(backend.token_ids(text))
+    ids = sorted(new - seen)
+    print(f"trainable tokens: {len(ids)} new-script characters", file=sys.stderr)
+    return ids
 
 
 @dataclass(frozen=True)
@@ -257,7 +284,7 @@ FitClients = Callable[[list[ClientJob]], list[Update | str]]
 
 def local_training(cfg: RunConfig) -> LocalTraining:
     t = cfg.train
-    return LocalTraining(t.local_steps, t.batch_size, t.lr, t.weight_decay, t.max_grad_norm)
+    return LocalTraining(t.local_steps, t.batch_size, t.lr, t.weight_decay, t.max_grad_norm, t.length_buckets)
 
 
 def train_client(
@@ -315,7 +342,7 @@ def execute(
             for row in ds.select_columns(["id", "image"]):
                 row["image"].save(run_dir / "test_images" / f"{row['id']}.png")
         state = RunState(0, slots.read(), np.random.default_rng([cfg.seed, 2]).bit_generator.state)
-        _evaluate_round(cfg, run_dir, ws, tests, state, {"clients": [], "seconds": {}})
+        _evaluate_round(cfg, run_dir, ws, tests, su.test_features, state, {"clients": [], "seconds": {}})
         state.save(run_dir)
     else:
         print(f"resuming after round {state.round}", file=sys.stderr)
@@ -348,7 +375,7 @@ def execute(
             {**state.client_states, **result.client_state},
             base_delta,
         )
-        _evaluate_round(cfg, run_dir, ws, tests, state, record)
+        _evaluate_round(cfg, run_dir, ws, tests, su.test_features, state, record)
         state.save(run_dir)
 
     _write_text_atomic(
@@ -370,6 +397,7 @@ def execute(
                     "torch_threads": torch.get_num_threads(),
                 },
                 "parameters": su.parameters,
+                "feature_cache": cache_report(su.ws.features, su.test_features),
                 "base_model": backend.base_id,
                 **({"engine": engine_info} if engine_info else {}),
             },
@@ -501,7 +529,7 @@ def _federated_round(
 
 
 def _evaluate_round(
-    cfg: RunConfig, run_dir: Path, ws: Workspace, tests: dict, state: RunState, record: dict
+    cfg: RunConfig, run_dir: Path, ws: Workspace, tests: dict, caches: dict, state: RunState, record: dict
 ) -> None:
     """Score the global adapter, then write predictions, the adapter and the metrics row."""
     t_eval = time.perf_counter()
@@ -513,7 +541,9 @@ def _evaluate_round(
         cfg.eval.batch_size,
         cfg.eval.max_new_tokens,
         desc=f"evaluate round {state.round}",
+        caches=caches,
     )
+    t_io = time.perf_counter()
     _write_text_atomic(
         run_dir / "predictions" / f"round_{state.round}.jsonl",
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
@@ -528,7 +558,8 @@ def _evaluate_round(
         save_file({k: v.contiguous() for k, v in state.base_delta.items()}, str(tmp_dir / BASE_DELTA))
     shutil.rmtree(adapter_dir, ignore_errors=True)
     os.replace(tmp_dir, adapter_dir)
-    record["seconds"]["evaluate"] = time.perf_counter() - t_eval
+    record["seconds"]["evaluate"] = t_io - t_eval
+    record["seconds"]["io"] = time.perf_counter() - t_io  # predictions and adapter written
     _append_jsonl(run_dir / "metrics.jsonl", {"round": state.round, **record, "languages": results})
     summary = "  ".join(f"{c} {100 * r['cer']:.1f}%" for c, r in results.items())
     tqdm.write(f"round {state.round}: CER {summary}", file=sys.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -60,6 +61,17 @@ class Workspace:
     slots: object  # benchmark.adapters.AdapterSlots (duck-typed: read/write/params)
     backend: object  # benchmark.backends.Backend (training_batch)
     data: object  # benchmark.backends.Prepared: the pooled training rows
+    features: object = None  # benchmark.feature_cache.FeatureCache of `data`, or None
+    _lengths: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Transcription length (characters) of every pooled row, for length buckets."""
+        if self._lengths is None:
+            self._lengths = np.fromiter(
+                (len(t) for t in self.data.texts), dtype=np.int32, count=len(self.data)
+            )
+        return self._lengths
 
 
 @dataclass
@@ -69,6 +81,34 @@ class LocalTraining:
     lr: float
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
+    length_buckets: bool = True
+
+
+BUCKET_WINDOW = 8  # batches sorted by length together
+
+
+def batch_schedule(
+    rng: np.random.Generator, shard: np.ndarray, lengths: np.ndarray, batch: int, steps: int, buckets: bool
+) -> list[np.ndarray]:
+    """The pooled rows of each local step's batch.
+
+    Without buckets every step draws `batch` rows at random. With buckets each pass over the
+    shard is a fresh permutation whose full batches are formed from windows of
+    BUCKET_WINDOW batches sorted by length, then visited in random order.
+    """
+    if not buckets:
+        return [shard[rng.choice(len(shard), size=batch, replace=False)] for _ in range(steps)]
+    out: list[np.ndarray] = []
+    usable = len(shard) // batch * batch
+    while len(out) < steps:
+        order = shard[rng.permutation(len(shard))[:usable]]
+        epoch = []
+        for start in range(0, usable, batch * BUCKET_WINDOW):
+            window = order[start : start + batch * BUCKET_WINDOW]
+            window = window[np.argsort(lengths[window], kind="stable")]
+            epoch += [window[i : i + batch] for i in range(0, len(window), batch)]
+        out += [epoch[i] for i in rng.permutation(len(epoch))]
+    return out[:steps]
 
 
 class Client:
@@ -105,21 +145,37 @@ class Client:
         torch.manual_seed(int(rng.integers(2**31)))  # dropout in the base, reproducibly
         params = [p for name, p in ws.slots.params.items() if lora_factor(name) in trains | {None}]
         optimizer = torch.optim.AdamW(params, lr=training.lr, weight_decay=training.weight_decay)
+        schedule = batch_schedule(
+            rng,
+            self.shard,
+            ws.lengths,
+            min(training.batch_size, len(self.shard)),
+            training.steps,
+            training.length_buckets,
+        )
+        device = ws.backend.device
         ws.model.train()
         losses = []
-        batch = min(training.batch_size, len(self.shard))
-        for step in range(training.steps):
-            if faults is not None and faults.crash_at_step == step:
-                ws.model.eval()
-                raise ClientCrash(f"client {self.client_id} crashed at local step {step} (injected)")
-            rows = self.shard[rng.choice(len(self.shard), size=batch, replace=False)]
-            loss = ws.model(**ws.backend.training_batch(ws.data, rows)).loss
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if training.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(params, training.max_grad_norm)
-            optimizer.step()
-            losses.append(loss.item())
+        # The next batch is assembled in a worker thread while this step computes.
+        with ThreadPoolExecutor(max_workers=1) as loader:
+            pending = loader.submit(ws.backend.training_batch, ws.data, schedule[0]) if schedule else None
+            for step, rows in enumerate(schedule):
+                if faults is not None and faults.crash_at_step == step:
+                    ws.model.eval()
+                    raise ClientCrash(f"client {self.client_id} crashed at local step {step} (injected)")
+                batch = pending.result()
+                if step + 1 < len(schedule):
+                    pending = loader.submit(ws.backend.training_batch, ws.data, schedule[step + 1])
+                if ws.features is not None:
+                    batch = ws.backend.with_features(batch, ws.features.features(rows, batch["pixel_values"]))
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                    loss = ws.model(**batch).loss
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if training.max_grad_norm > 0:
+                    torch.nn.utils.clip_grad_norm_(params, training.max_grad_norm)
+                optimizer.step()
+                losses.append(loss.item())
         ws.model.eval()
         mean_loss = float(np.mean(losses)) if losses else math.nan
         tensors = trained_tensors(ws.slots.read(), trains)

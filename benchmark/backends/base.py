@@ -60,19 +60,48 @@ class Backend(ABC):
 
     @abstractmethod
     def generate(
-        self, model: torch.nn.Module, data: Prepared, rows: np.ndarray, max_new_tokens: int
+        self, model: torch.nn.Module, data: Prepared, rows: np.ndarray, max_new_tokens: int, cache=None
     ) -> list[str]:
-        """Greedy, bounded transcriptions for rows of `data`."""
+        """Greedy, bounded transcriptions for rows of `data` (with `cache`, a FeatureCache of
+        `data`, the vision tower's outputs come from it)."""
 
     @abstractmethod
     def max_new_tokens(self, texts: list[str]) -> int:
         """A generation bound from the longest reference, with room to show a loop."""
 
-    def wrap_with_lora(self, model: torch.nn.Module, settings) -> torch.nn.Module:
-        """Wrap the loaded base in a LoRA adapter (PEFT); a backend may wrap its own way."""
+    def vision_tower(self, model: torch.nn.Module) -> torch.nn.Module | None:
+        """The vision tower whose outputs the feature cache may keep; None = not supported."""
+        return None
+
+    def encode_images(self, model: torch.nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:
+        """The vision tower's output for a batch of images (what the cache stores per image)."""
+        raise NotImplementedError(f"the {self.name} backend does not support the feature cache")
+
+    def with_features(self, batch: dict, features: torch.Tensor) -> dict:
+        """A training batch that feeds cached tower outputs instead of images."""
+        raise NotImplementedError(f"the {self.name} backend does not support the feature cache")
+
+    # Embedding modules whose rows `lora.trainable_tokens = "new"` trains (input and output
+    # side; both named because a tie is not always visible to PEFT). Empty = not supported.
+    token_modules: tuple[str, ...] = ()
+
+    def known_scripts(self) -> frozenset[str]:
+        """Scripts the base model was trained to read (tokens outside them count as new)."""
+        return frozenset()
+
+    def token_ids(self, text: str) -> list[int]:
+        """The vocabulary ids of a transcription (no special tokens)."""
+        raise NotImplementedError(f"the {self.name} backend does not support lora.trainable_tokens")
+
+    def wrap_with_lora(
+        self, model: torch.nn.Module, settings, token_ids: list[int] | None = None
+    ) -> torch.nn.Module:
+        """Wrap the loaded base in a LoRA adapter (PEFT); with `token_ids`, those embedding
+        rows train too. A backend may wrap its own way."""
         from benchmark.adapters import wrap_with_lora
 
-        return wrap_with_lora(model, settings, self.default_targets)
+        indices = {name: list(token_ids) for name in self.token_modules} if token_ids else None
+        return wrap_with_lora(model, settings, self.default_targets, indices)
 
     @property
     def base_id(self) -> str:
@@ -86,3 +115,29 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise BackendUnavailable("model.device = 'cuda' but torch sees no CUDA device here")
     return torch.device(name)
+
+
+class EncoderDecoderFeatures:
+    """Feature-cache hooks for transformers encoder-decoder models (VisionEncoderDecoderModel):
+    the encoder is the vision tower; its last hidden state goes in as `encoder_outputs`."""
+
+    def vision_tower(self, model: torch.nn.Module) -> torch.nn.Module | None:
+        return model.get_encoder()
+
+    def encode_images(self, model: torch.nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:
+        return model.get_encoder()(pixel_values=pixel_values).last_hidden_state
+
+    def with_features(self, batch: dict, features: torch.Tensor) -> dict:
+        from transformers.modeling_outputs import BaseModelOutput
+
+        out = {k: v for k, v in batch.items() if k != "pixel_values"}
+        out["encoder_outputs"] = BaseModelOutput(last_hidden_state=features)
+        return out
+
+    def generate_kwargs(self, pixel_values: torch.Tensor, rows: np.ndarray, cache) -> dict:
+        """`generate` inputs: the images, or their cached tower outputs."""
+        if cache is None:
+            return {"pixel_values": pixel_values}
+        from transformers.modeling_outputs import BaseModelOutput
+
+        return {"encoder_outputs": BaseModelOutput(last_hidden_state=cache.features(rows, pixel_values))}

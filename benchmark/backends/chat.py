@@ -167,7 +167,7 @@ class PromptAnswerBackend(Backend):
         return to_device(batch, self.device, self.dtype)
 
     @torch.no_grad()
-    def generate(self, model, data: Prepared, rows: np.ndarray, max_new_tokens: int) -> list[str]:
+    def generate(self, model, data: Prepared, rows: np.ndarray, max_new_tokens: int, cache=None) -> list[str]:
         encoded = to_device(dict(self._encode(data, rows, "left")), self.device, self.dtype)
         out = model.generate(
             **encoded, generation_config=greedy_config(model, max_new_tokens, self.stop_ids, self.pad_id)

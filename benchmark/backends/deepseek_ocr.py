@@ -111,9 +111,15 @@ class DeepseekOcrBackend(Backend):
         )
         return model, AutoTokenizer.from_pretrained(source, trust_remote_code=True)
 
-    def wrap_with_lora(self, model: torch.nn.Module, settings) -> torch.nn.Module:
+    def wrap_with_lora(
+        self, model: torch.nn.Module, settings, token_ids: list[int] | None = None
+    ) -> torch.nn.Module:
         if self.accelerator != "unsloth":
-            return super().wrap_with_lora(model, settings)
+            return super().wrap_with_lora(model, settings, token_ids)
+        if token_ids:
+            raise BackendUnavailable(
+                "lora.trainable_tokens is not supported with model.accelerator = 'unsloth'"
+            )
         from unsloth import FastVisionModel
 
         from benchmark.adapters import LoraTargetError
@@ -194,7 +200,7 @@ class DeepseekOcrBackend(Backend):
         }
 
     @torch.no_grad()
-    def generate(self, model, data: Prepared, rows: np.ndarray, max_new_tokens: int) -> list[str]:
+    def generate(self, model, data: Prepared, rows: np.ndarray, max_new_tokens: int, cache=None) -> list[str]:
         prompts, vision = self._inputs(data, rows)
         width = max(map(len, prompts))
         pad = self.tokenizer.pad_token_id

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import torch
 from datasets import Dataset
 
-from benchmark.backends.base import Backend, BackendUnavailable, Prepared
+from benchmark.backends.base import Backend, BackendUnavailable, EncoderDecoderFeatures, Prepared
 from benchmark.backends.tiny_model import (
     EOS,
+    UNK,
     build_tiny_model,
     images_to_tensor,
     load_base,
@@ -20,11 +22,12 @@ from benchmark.backends.tiny_model import (
 SHIPPED_BASE = Path(__file__).parent / "tiny_base"
 
 
-class TinyBackend(Backend):
+class TinyBackend(EncoderDecoderFeatures, Backend):
     name = "tiny"
     description = "built-in 3.9M-parameter ViT+TrOCR line reader, pretrained on Latin script"
     # Every attention and MLP projection of encoder and decoder.
     default_targets = r".*\.(q_proj|k_proj|v_proj|o_proj|out_proj|fc1|fc2)$"
+    token_modules = ("embed_tokens", "output_projection")
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
@@ -54,6 +57,19 @@ class TinyBackend(Backend):
             p.requires_grad_(False)
         return model.to(self.device)
 
+    def known_scripts(self) -> frozenset[str]:
+        from tasks.languages import LANGUAGES
+
+        path = Path(self.cfg.path) if self.cfg.path else SHIPPED_BASE
+        recipe = path / "pretrain_recipe.json"
+        if self.cfg.size == "random" or not recipe.exists():
+            return frozenset()
+        codes = json.loads(recipe.read_text(encoding="utf-8")).get("ocr_languages", [])
+        return frozenset(LANGUAGES[c].script for c in codes if c in LANGUAGES)
+
+    def token_ids(self, text: str) -> list[int]:
+        return [i for i in self.tokenizer.encode(text) if i != UNK]
+
     def prepare(self, dataset: Dataset) -> Prepared:
         pixels = []
         for start in range(0, len(dataset), 1000):
@@ -80,9 +96,9 @@ class TinyBackend(Backend):
         return {"pixel_values": self._pixels(data, rows), "labels": labels.to(self.device)}
 
     @torch.no_grad()
-    def generate(self, model, data: Prepared, rows: np.ndarray, max_new_tokens: int) -> list[str]:
+    def generate(self, model, data: Prepared, rows: np.ndarray, max_new_tokens: int, cache=None) -> list[str]:
         out = model.generate(
-            pixel_values=self._pixels(data, rows),
+            **self.generate_kwargs(self._pixels(data, rows), rows, cache),
             max_new_tokens=max_new_tokens,
             num_beams=1,
             do_sample=False,

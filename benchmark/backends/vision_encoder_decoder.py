@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from datasets import Dataset
 
-from benchmark.backends.base import Backend, BackendUnavailable, Prepared
+from benchmark.backends.base import Backend, BackendUnavailable, EncoderDecoderFeatures, Prepared
 from benchmark.backends.chat import (
     frozen_on_device,
     greedy_config,
@@ -77,7 +77,7 @@ def tiny_trocr():
     return seeded(lambda: VisionEncoderDecoderModel(config=config)), processor
 
 
-class VisionEncoderDecoderBackend(Backend):
+class VisionEncoderDecoderBackend(EncoderDecoderFeatures, Backend):
     name = "vision-encoder-decoder"
     description = "TrOCR / Donut checkpoints (VisionEncoderDecoderModel + processor)"
     # Attention and MLP projections of every encoder and decoder layer.
@@ -147,10 +147,10 @@ class VisionEncoderDecoderBackend(Backend):
         return to_device(batch, self.device, self.dtype)
 
     @torch.no_grad()
-    def generate(self, model, data: Prepared, rows: np.ndarray, max_new_tokens: int) -> list[str]:
+    def generate(self, model, data: Prepared, rows: np.ndarray, max_new_tokens: int, cache=None) -> list[str]:
         prefix = torch.tensor([[self.start_id, *self.prompt]] * len(rows), dtype=torch.long)
         out = model.generate(
-            pixel_values=self._pixels(data, rows).to(self.device, self.dtype),
+            **self.generate_kwargs(self._pixels(data, rows).to(self.device, self.dtype), rows, cache),
             decoder_input_ids=prefix.to(self.device),
             generation_config=greedy_config(model, max_new_tokens, [self.answer_end], self.pad_id),
         )

@@ -1,0 +1,139 @@
+"""Engine speed features: the vision-feature cache, length buckets, trainable new-script
+tokens, and `fedocr perf` (its naive baseline must do exactly the engine's work)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from peft import PeftModel
+
+from benchmark import runner
+from benchmark.config import load_config
+from benchmark.feature_cache import cache_blocker
+from benchmark.perf import measure, summary
+from clients.client import batch_schedule
+
+MICRO = [
+    "model.size=random",
+    "model.threads=1",
+    "data.languages=ru,en",
+    "data.train_per_language=40",
+    "data.test_per_language=8",
+    "partition.num_clients=3",
+    "partition.min_size=4",
+    "federation.rounds=2",
+    "train.local_steps=3",
+    "train.batch_size=4",
+]
+DECODER_ONLY = r"lora.targets=['decoder\..*\.(q_proj|v_proj|fc1)']"
+
+
+def _config(*extra):
+    return load_config("smoke", None, [*MICRO, *extra])
+
+
+def _fit_first_client(cfg):
+    su = runner.setup(cfg)
+    state = runner.RunState(0, su.ws.slots.read(), {})
+    job = runner.client_job(cfg, state, 0, 1, 1)
+    update = su.clients[0].fit(su.ws, job.start, 1, runner.local_training(cfg))
+    return su, update
+
+
+def test_feature_cache_gives_the_same_update_and_is_used():
+    more = "train.local_steps=12"  # 48 rows from a shard of ~27: rows come back
+    on_su, on = _fit_first_client(_config(DECODER_ONLY, more))
+    off_su, off = _fit_first_client(_config(DECODER_ONLY, more, "train.feature_cache=off"))
+    assert on_su.ws.features is not None and off_su.ws.features is None
+    assert on_su.ws.features.misses > 0 and on_su.ws.features.hits > 0  # rows reused across steps
+    assert on.tensors.keys() == off.tensors.keys()
+    for name in on.tensors:
+        torch.testing.assert_close(on.tensors[name], off.tensors[name], rtol=0, atol=1e-6)
+    # Evaluation through the test-set caches gives the same transcriptions.
+    data = on_su.tests["ru"]
+    rows = np.arange(len(data))
+    bound = on_su.backend.max_new_tokens(data.texts)
+    cached = on_su.backend.generate(on_su.model, data, rows, bound, cache=on_su.test_features["ru"])
+    assert cached == on_su.backend.generate(on_su.model, data, rows, bound)
+
+
+def test_feature_cache_respects_its_cap_and_says_when_it_cannot_run():
+    su, update = _fit_first_client(_config(DECODER_ONLY, "train.feature_cache_mb=0.2"))
+    per_row = 96 * 192 * 4  # tiny encoder: 96 tokens x width 192, float32
+    assert su.ws.features.budget.used <= 0.2 * 2**20
+    assert len(su.ws.features.rows) == int(0.2 * 2**20 // per_row)
+    _, reference = _fit_first_client(_config(DECODER_ONLY, "train.feature_cache=off"))
+    for name in update.tensors:
+        torch.testing.assert_close(update.tensors[name], reference.tensors[name], rtol=0, atol=1e-6)
+    default = runner.setup(_config())  # LoRA on encoder and decoder: no cache
+    assert default.ws.features is None
+    assert "LoRA adapts the vision tower" in cache_blocker(default.backend, default.model)
+
+
+def test_length_buckets_cover_the_shard_and_cut_padding():
+    rng = np.random.default_rng(0)
+    shard = np.arange(100, 300)
+    lengths = np.zeros(400, dtype=np.int32)
+    lengths[shard] = rng.integers(5, 60, size=len(shard))
+    batches = batch_schedule(np.random.default_rng(1), shard, lengths, 16, 24, buckets=True)
+    assert len(batches) == 24 and all(len(b) == 16 for b in batches)
+    epoch = np.concatenate(batches[:12])  # 200 // 16 = 12 full batches per pass
+    assert len(set(epoch.tolist())) == len(epoch) and set(epoch.tolist()) <= set(shard.tolist())
+
+    def padding(schedule):
+        return sum(int((lengths[b].max() - lengths[b]).sum()) for b in schedule)
+
+    random = batch_schedule(np.random.default_rng(1), shard, lengths, 16, 24, buckets=False)
+    assert all(len(set(b.tolist())) == 16 for b in random)
+    assert padding(batches) < 0.5 * padding(random)
+    small = batch_schedule(np.random.default_rng(2), shard[:5], lengths, 5, 3, buckets=True)
+    assert [sorted(b.tolist()) for b in small] == [list(range(100, 105))] * 3
+
+
+def test_trainable_tokens_train_new_script_rows_and_reload(tmp_path):
+    cfg = _config("model.size=base", "lora.trainable_tokens=new", "federation.rounds=1")
+    run_dir = runner.run(cfg, tmp_path / "run")
+    su = runner.setup(cfg)
+    ids = runner.new_token_ids(su.backend, su.ws.data)
+    chars = {su.backend.tokenizer.chars[i - 4] for i in ids}
+    assert {"ж", "ы"} <= chars and not chars & set("abcdefghijklmnopqrstuvwxyz 0123456789")
+    deltas = [p for n, p in su.ws.slots.params.items() if "trainable_tokens_delta" in n]
+    assert len(deltas) == 2 and all(p.shape == (len(ids), 192) for p in deltas)
+    # The adapter (LoRA + token rows) reloads with PEFT and reproduces the run's predictions.
+    backend = su.backend
+    model = PeftModel.from_pretrained(backend.load(), str(run_dir / "adapters" / "global_round_1")).eval()
+    data = su.tests["ru"]
+    predictions = backend.generate(model, data, np.arange(len(data)), backend.max_new_tokens(data.texts))
+    written = [
+        json.loads(line)
+        for line in (run_dir / "predictions" / "round_1.jsonl").read_text().splitlines()
+        if json.loads(line)["language"] == "ru"
+    ]
+    assert [" ".join(p.split()) for p in predictions] == [r["prediction"] for r in written]
+
+
+def test_perf_arms_do_the_same_work(tmp_path):
+    # The shipped base: a rebuilt random model would differ from the resident one.
+    cfg = _config(
+        DECODER_ONLY,
+        "model.size=base",
+        "federation.rounds=1",
+        "partition.num_clients=2",
+        "partition.min_size=8",
+    )
+    figures = measure(cfg, tmp_path / "perf", naive=True, memory=(2,), cache_rounds=2)
+    # The cache and the naive idiom change the speed, never the result.
+    assert figures["cache_adapter_max_abs_diff"] <= 1e-5
+    assert figures["naive_adapter_max_abs_diff"] <= 1e-5
+    assert figures["engine"]["cer"][1] == pytest.approx(figures["naive"]["cer"][1], abs=1e-9)
+    assert figures["engine"]["feature_cache"]["hits"] > 0
+    assert figures["engine_no_cache"]["feature_cache"] == {"enabled": False}
+    split = figures["naive"]["train_split"]
+    assert split["rebuild"] > 0 and split["trainer_train"] > 0
+    assert figures["flops"]["flops"] > 0 and 0 < figures["gemm_peak"]["flops_per_second"]
+    (probe,) = figures["memory"]
+    assert probe["clients"] == 2 and probe["peak_rss_mb"] > 100
+    text = summary(figures)
+    assert "model FLOPs utilisation" in text and "naive" in text
+    assert json.loads((tmp_path / "perf" / "perf.json").read_text())["clients"] == 2
