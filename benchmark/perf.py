@@ -37,8 +37,18 @@ GEMM_SIZES = (512, 1024, 2048)
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size so far (Linux reports kilobytes)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident set size so far, in MiB.
+
+    Linux's VmHWM, the high-water mark of this program's own memory: getrusage's ru_maxrss
+    would also count what the parent held when it forked this process.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
 def gemm_peak(device: torch.device, seconds: float = 1.5) -> dict:
@@ -257,12 +267,19 @@ def padding_share(su, cfg: RunConfig, buckets: bool) -> float:
     return pad / max(total, 1)
 
 
+PROBE_LINES_PER_CLIENT = 20
+
+
 def memory_probe(cfg: RunConfig, num_clients: int, out: Path) -> dict:
     """Peak RSS of a run with `num_clients` simulated clients, 10 sampled per round, 3 rounds,
-    in a child process (so that nothing else this process holds counts)."""
+    in a child process (so that nothing else this process holds counts). The training pool
+    grows with the clients (PROBE_LINES_PER_CLIENT lines each, iid), so that every probe's
+    steps are the same work and the difference between probes is what each client costs."""
+    per_language = -(-PROBE_LINES_PER_CLIENT * num_clients // len(cfg.data.languages))
     probe = _with(
         cfg,
         **{
+            "data.train_per_language": per_language,
             "partition.scheme": "iid",
             "partition.num_clients": num_clients,
             "partition.min_size": 1,
@@ -287,12 +304,23 @@ def memory_probe(cfg: RunConfig, num_clients: int, out: Path) -> dict:
 
 def _probe(run_dir: Path) -> None:
     """Child side of memory_probe: run, then print one JSON line of figures."""
-    from benchmark.adapters import AdapterSlots  # noqa: F401  (import cost counted like a run's)
+    import gc
+
     from benchmark.runner import execute
+    from tasks.sources import build_datasets
 
     cfg = load_config(config_file=run_dir / "config.toml")
     for sub in ("predictions", "adapters", "test_images"):
         (run_dir / sub).mkdir(exist_ok=True)
+    # Generate the data into the cache first, then reset the high-water mark: every probe's
+    # peak is then a run that loads its data, whether or not an earlier probe generated it.
+    build_datasets(cfg.data)
+    gc.collect()
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        reset = True
+    except OSError:
+        reset = False
     holder = {}
 
     def engine(cfg, su):
@@ -313,6 +341,7 @@ def _probe(run_dir: Path) -> None:
                 "adapter_bytes": su.ws.slots.nbytes(),
                 "shard_index_bytes": sum(c.shard.nbytes for c in su.clients) / len(su.clients),
                 "pool_rows": len(su.ws.data),
+                "peak_reset_after_data_generation": reset,
             }
         )
     )
@@ -444,9 +473,9 @@ def summary(f: dict) -> str:
             per = (hi["peak_rss_mb"] - lo["peak_rss_mb"]) * 2**20 / (hi["clients"] - lo["clients"])
             bound = 2 * hi["adapter_bytes"] + hi["shard_index_bytes"]
             out.append(
-                f"  per additional client: {per / 1024:.1f} KiB (bound: 2 x adapter {hi['adapter_bytes'] / 1024:.0f} KiB"
-                f" + shard index {hi['shard_index_bytes'] / 1024:.2f} KiB = {bound / 1024:.0f} KiB); "
-                f"pool of {hi['pool_rows']} lines shared by all clients"
+                f"  per additional client, its {PROBE_LINES_PER_CLIENT} lines of data included: {per / 1024:.1f} KiB"
+                f" (bound: 2 x adapter {hi['adapter_bytes'] / 1024:.0f} KiB + shard index "
+                f"{hi['shard_index_bytes'] / 1024:.2f} KiB = {bound / 1024:.0f} KiB)"
             )
     out.append(f"\nthis process's peak RSS: {f['peak_rss_mb']:.0f} MB")
     return "\n".join(out)

@@ -41,31 +41,26 @@ def _fit_first_client(cfg):
     return su, update
 
 
-def test_feature_cache_gives_the_same_update_and_is_used():
+def test_feature_cache_gives_the_same_update_within_its_cap_and_says_when_it_cannot_run():
     more = "train.local_steps=12"  # 48 rows from a shard of ~27: rows come back
     on_su, on = _fit_first_client(_config(DECODER_ONLY, more))
     off_su, off = _fit_first_client(_config(DECODER_ONLY, more, "train.feature_cache=off"))
+    capped_su, capped = _fit_first_client(_config(DECODER_ONLY, more, "train.feature_cache_mb=0.2"))
     assert on_su.ws.features is not None and off_su.ws.features is None
     assert on_su.ws.features.misses > 0 and on_su.ws.features.hits > 0  # rows reused across steps
-    assert on.tensors.keys() == off.tensors.keys()
-    for name in on.tensors:
-        torch.testing.assert_close(on.tensors[name], off.tensors[name], rtol=0, atol=1e-6)
+    per_row = 96 * 192 * 4  # tiny encoder: 96 tokens x width 192, float32
+    assert capped_su.ws.features.budget.used <= 0.2 * 2**20
+    assert len(capped_su.ws.features.rows) == int(0.2 * 2**20 // per_row)
+    for update in (on, capped):
+        assert update.tensors.keys() == off.tensors.keys()
+        for name in off.tensors:
+            torch.testing.assert_close(update.tensors[name], off.tensors[name], rtol=0, atol=1e-6)
     # Evaluation through the test-set caches gives the same transcriptions.
     data = on_su.tests["ru"]
     rows = np.arange(len(data))
     bound = on_su.backend.max_new_tokens(data.texts)
     cached = on_su.backend.generate(on_su.model, data, rows, bound, cache=on_su.test_features["ru"])
     assert cached == on_su.backend.generate(on_su.model, data, rows, bound)
-
-
-def test_feature_cache_respects_its_cap_and_says_when_it_cannot_run():
-    su, update = _fit_first_client(_config(DECODER_ONLY, "train.feature_cache_mb=0.2"))
-    per_row = 96 * 192 * 4  # tiny encoder: 96 tokens x width 192, float32
-    assert su.ws.features.budget.used <= 0.2 * 2**20
-    assert len(su.ws.features.rows) == int(0.2 * 2**20 // per_row)
-    _, reference = _fit_first_client(_config(DECODER_ONLY, "train.feature_cache=off"))
-    for name in update.tensors:
-        torch.testing.assert_close(update.tensors[name], reference.tensors[name], rtol=0, atol=1e-6)
     default = runner.setup(_config())  # LoRA on encoder and decoder: no cache
     assert default.ws.features is None
     assert "LoRA adapts the vision tower" in cache_blocker(default.backend, default.model)
