@@ -32,6 +32,9 @@ class ModelConfig:
     family: str = ""  # image-text-to-text: model family (prompt); "" = from the checkpoint
     accelerator: str = "none"  # none | unsloth (deepseek-ocr on CUDA)
     resolution: str = ""  # backend resolution mode; "" = the backend's default
+    # Autocast dtype for training, the vision-feature cache and decoding. auto: bf16 on CUDA
+    # (where supported), float32 on CPU; bf16 on a CPU is opt-in.
+    precision: str = "auto"  # auto | bf16 | fp32
 
 
 @dataclass
@@ -155,6 +158,7 @@ CHOICES = {
     "train.feature_cache": ("auto", "off"),
     "federation.on_too_few": ("skip", "retry"),
     "model.device": ("auto", "cpu", "cuda"),
+    "model.precision": ("auto", "bf16", "fp32"),
     "data.level": ("clean", "scanned", "degraded"),
     "partition.scheme": ("iid", "natural", "dirichlet"),
     "federation.strategy": STRATEGIES,

@@ -24,7 +24,6 @@ def evaluate(
 
     `caches` ({test set: FeatureCache}) supplies the vision tower's outputs where present."""
     model.eval()
-    device = backend.device
     results, rows = {}, []
     total = sum(len(d) for d in test_sets.values())
     with tqdm(total=total, desc=desc, leave=False) as bar:
@@ -35,7 +34,7 @@ def evaluate(
             predictions: list[str] = []
             for start in range(0, len(data), batch_size):
                 batch = np.arange(start, min(start + batch_size, len(data)))
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                with backend.autocast():
                     predictions += backend.generate(model, data, batch, bound, cache=(caches or {}).get(name))
                 bar.update(len(batch))
             refs = [normalise(t, policy) for t in data.texts]

@@ -44,7 +44,7 @@ class FeatureCache:
         missing = [i for i, r in enumerate(rows) if r not in self.rows]
         fresh = {}
         if missing:
-            with torch.no_grad():
+            with torch.no_grad(), self.backend.autocast():
                 out = self.backend.encode_images(self.model, pixels[missing])
             for j, i in enumerate(missing):
                 fresh[rows[i]] = out[j]

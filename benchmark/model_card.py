@@ -33,7 +33,7 @@ class _Tiny:
     def __init__(self, path: Path):
         from benchmark.backends.tiny import TinyBackend
 
-        self.backend = TinyBackend(ModelConfig(path=str(path), device="cpu"))
+        self.backend = TinyBackend(ModelConfig(path=str(path), device="cpu", precision="fp32"))
         self.model = self.backend.load()
 
 

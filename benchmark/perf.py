@@ -51,9 +51,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
-def gemm_peak(device: torch.device, seconds: float = 1.5) -> dict:
-    """The best rate of a square matmul (in the dtype training computes in) on this device."""
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+def gemm_peak(device: torch.device, precision: str, seconds: float = 1.5) -> dict:
+    """The best rate of a square matmul in the dtype training computes in, on this device."""
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     best = {"flops_per_second": 0.0}
     for n in GEMM_SIZES:
         a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
@@ -197,7 +197,7 @@ class NaiveClients:
                 disable_tqdm=True,
                 seed=seed,
                 use_cpu=backend.device.type == "cpu",
-                bf16=backend.device.type == "cuda",
+                bf16=backend.precision == "bf16",
                 remove_unused_columns=False,
                 dataloader_pin_memory=False,
             )
@@ -355,7 +355,7 @@ def measure(
     cache_rounds: int = 3,
 ) -> dict:
     """Run every arm and return the figures (also written to out/perf.json)."""
-    from benchmark.backends.base import resolve_device
+    from benchmark.backends.base import resolve_device, resolve_precision
 
     if cfg.model.threads:
         torch.set_num_threads(cfg.model.threads)
@@ -366,7 +366,8 @@ def measure(
         "rounds": cfg.federation.rounds,
     }
     _say("measuring the GEMM peak")
-    figures["gemm_peak"] = gemm_peak(resolve_device(cfg.model.device))
+    device = resolve_device(cfg.model.device)
+    figures["gemm_peak"] = gemm_peak(device, resolve_precision(cfg.model.precision, device))
     rounds = max(cache_rounds, cfg.federation.rounds)
     _say(f"engine: {rounds} rounds")
     figures["engine"] = run_arm(_with(cfg, **{"federation.rounds": rounds}), out / "engine")

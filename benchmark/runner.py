@@ -394,6 +394,7 @@ def execute(
                     "platform": platform.platform(),
                     "cpus": os.cpu_count(),
                     "device": str(backend.device),
+                    "precision": backend.precision,
                     "torch_threads": torch.get_num_threads(),
                 },
                 "parameters": su.parameters,

@@ -153,7 +153,6 @@ class Client:
             training.steps,
             training.length_buckets,
         )
-        device = ws.backend.device
         ws.model.train()
         losses = []
         # The next batch is assembled in a worker thread while this step computes.
@@ -168,7 +167,7 @@ class Client:
                     pending = loader.submit(ws.backend.training_batch, ws.data, schedule[step + 1])
                 if ws.features is not None:
                     batch = ws.backend.with_features(batch, ws.features.features(rows, batch["pixel_values"]))
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                with ws.backend.autocast():
                     loss = ws.model(**batch).loss
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

@@ -75,7 +75,10 @@ def test_final_adapter_reloads_with_peft_and_reproduces_predictions(smoke_run):
         written[p["id"]] = p["prediction"]
     for code, ds in test_sets.items():
         data = backend.prepare(ds)
-        predictions = backend.generate(model, data, np.arange(len(data)), backend.max_new_tokens(data.texts))
+        with backend.autocast():  # the run's precision (model.precision)
+            predictions = backend.generate(
+                model, data, np.arange(len(data)), backend.max_new_tokens(data.texts)
+            )
         assert [normalise_for(code, p) for p in predictions] == [written[i] for i in data.ids]
 
 

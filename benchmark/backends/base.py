@@ -40,6 +40,11 @@ class Backend(ABC):
     def __init__(self, model_cfg):
         self.cfg = model_cfg
         self.device = resolve_device(model_cfg.device)
+        self.precision = resolve_precision(getattr(model_cfg, "precision", "auto"), self.device)
+
+    def autocast(self):
+        """The autocast context of training, feature caching and decoding for this backend."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     @classmethod
     @abstractmethod
@@ -115,6 +120,15 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise BackendUnavailable("model.device = 'cuda' but torch sees no CUDA device here")
     return torch.device(name)
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """The autocast precision ("bf16" or "fp32") for model.precision on `device`. auto: bf16
+    on CUDA where supported, float32 on CPU, so that CPU runs give the same numbers whatever
+    the CPU's instruction set."""
+    if name != "auto":
+        return name
+    return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
 
 
 class EncoderDecoderFeatures:

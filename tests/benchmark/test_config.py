@@ -1,6 +1,6 @@
 import pytest
 
-from benchmark.config import ConfigError, load_config, parse_override, to_toml
+from benchmark.config import PRESET_DIR, ConfigError, load_config, parse_override, to_toml
 
 
 def test_presets_load_and_overrides_apply():
@@ -9,6 +9,11 @@ def test_presets_load_and_overrides_apply():
     assert cfg.data.languages == ["fa", "ar"]
     assert cfg.train.lr == pytest.approx(1e-3)
     assert load_config().name == "default"
+
+
+@pytest.mark.parametrize("path", sorted(PRESET_DIR.glob("*.toml")), ids=lambda p: p.stem)
+def test_every_shipped_preset_validates(path):
+    assert load_config(path.stem).name == path.stem
 
 
 def test_resolved_config_round_trips_through_toml(tmp_path):
@@ -53,3 +58,15 @@ def test_override_values_are_read_as_toml():
     assert parse_override("a.b=3") == (["a", "b"], 3)
     assert parse_override("a=true") == (["a"], True)
     assert parse_override("model.path=/some/dir") == (["model", "path"], "/some/dir")
+
+
+def test_precision_auto_is_fp32_on_cpu_and_explicit_values_win():
+    import torch
+
+    from benchmark.backends.base import resolve_precision
+
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) == "fp32"
+    assert resolve_precision("bf16", cpu) == "bf16" and resolve_precision("fp32", cpu) == "fp32"
+    with pytest.raises(ConfigError, match="model.precision = 'fp16' is not supported; choose one of: auto"):
+        load_config("smoke", None, ["model.precision=fp16"])

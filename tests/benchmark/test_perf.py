@@ -41,26 +41,44 @@ def _fit_first_client(cfg):
     return su, update
 
 
-def test_feature_cache_gives_the_same_update_within_its_cap_and_says_when_it_cannot_run():
-    more = "train.local_steps=12"  # 48 rows from a shard of ~27: rows come back
-    on_su, on = _fit_first_client(_config(DECODER_ONLY, more))
-    off_su, off = _fit_first_client(_config(DECODER_ONLY, more, "train.feature_cache=off"))
-    capped_su, capped = _fit_first_client(_config(DECODER_ONLY, more, "train.feature_cache_mb=0.2"))
+MORE_STEPS = "train.local_steps=12"  # 48 rows from a shard of ~27: rows come back
+
+
+def _assert_same_update(update, reference):
+    assert update.tensors.keys() == reference.tensors.keys()
+    for name in reference.tensors:
+        torch.testing.assert_close(update.tensors[name], reference.tensors[name], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_feature_cache_gives_the_same_update_and_transcriptions(precision):
+    on_su, on = _fit_first_client(_config(DECODER_ONLY, MORE_STEPS, f"model.precision={precision}"))
+    off_su, off = _fit_first_client(
+        _config(DECODER_ONLY, MORE_STEPS, f"model.precision={precision}", "train.feature_cache=off")
+    )
     assert on_su.ws.features is not None and off_su.ws.features is None
+    assert on_su.backend.precision == precision
     assert on_su.ws.features.misses > 0 and on_su.ws.features.hits > 0  # rows reused across steps
-    per_row = 96 * 192 * 4  # tiny encoder: 96 tokens x width 192, float32
-    assert capped_su.ws.features.budget.used <= 0.2 * 2**20
-    assert len(capped_su.ws.features.rows) == int(0.2 * 2**20 // per_row)
-    for update in (on, capped):
-        assert update.tensors.keys() == off.tensors.keys()
-        for name in off.tensors:
-            torch.testing.assert_close(update.tensors[name], off.tensors[name], rtol=0, atol=1e-6)
+    _assert_same_update(on, off)
     # Evaluation through the test-set caches gives the same transcriptions.
     data = on_su.tests["ru"]
     rows = np.arange(len(data))
     bound = on_su.backend.max_new_tokens(data.texts)
-    cached = on_su.backend.generate(on_su.model, data, rows, bound, cache=on_su.test_features["ru"])
-    assert cached == on_su.backend.generate(on_su.model, data, rows, bound)
+    with on_su.backend.autocast():
+        cached = on_su.backend.generate(on_su.model, data, rows, bound, cache=on_su.test_features["ru"])
+        assert cached == on_su.backend.generate(on_su.model, data, rows, bound)
+
+
+def test_feature_cache_keeps_to_its_cap_and_says_when_it_cannot_run():
+    off_su, off = _fit_first_client(_config(DECODER_ONLY, MORE_STEPS, "train.feature_cache=off"))
+    capped_su, capped = _fit_first_client(_config(DECODER_ONLY, MORE_STEPS, "train.feature_cache_mb=0.2"))
+    (row, *_) = capped_su.ws.features.rows.values()
+    assert row.shape[-1] == 192  # tiny encoder: one 192-wide vector per image token
+    per_row = row.numel() * row.element_size()
+    assert capped_su.ws.features.budget.used <= 0.2 * 2**20
+    assert len(capped_su.ws.features.rows) == int(0.2 * 2**20 // per_row)
+    assert capped_su.ws.features.misses > len(capped_su.ws.features.rows)  # rows beyond the cap re-encoded
+    _assert_same_update(capped, off)
     default = runner.setup(_config())  # LoRA on encoder and decoder: no cache
     assert default.ws.features is None
     assert "LoRA adapts the vision tower" in cache_blocker(default.backend, default.model)
@@ -99,7 +117,8 @@ def test_trainable_tokens_train_new_script_rows_and_reload(tmp_path):
     backend = su.backend
     model = PeftModel.from_pretrained(backend.load(), str(run_dir / "adapters" / "global_round_1")).eval()
     data = su.tests["ru"]
-    predictions = backend.generate(model, data, np.arange(len(data)), backend.max_new_tokens(data.texts))
+    with backend.autocast():  # the run's precision (model.precision)
+        predictions = backend.generate(model, data, np.arange(len(data)), backend.max_new_tokens(data.texts))
     written = [
         json.loads(line)
         for line in (run_dir / "predictions" / "round_1.jsonl").read_text().splitlines()
