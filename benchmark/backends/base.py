@@ -40,7 +40,7 @@ class Backend(ABC):
     def __init__(self, model_cfg):
         self.cfg = model_cfg
         self.device = resolve_device(model_cfg.device)
-        self.precision = resolve_precision(getattr(model_cfg, "precision", "auto"), self.device)
+        self.precision = resolve_precision(model_cfg.precision, self.device)
 
     def autocast(self):
         """The autocast context of training, feature caching and decoding for this backend."""
