@@ -65,7 +65,15 @@ def _cmd_pretrain(args) -> int:
     cfg = PretrainConfig(seed=args.seed)
     if args.ocr_steps is not None:
         cfg.ocr_steps = args.ocr_steps
-    print(pretrain(cfg, Path(args.out) if args.out else SHIPPED_BASE, threads=args.threads))
+    start = Path(args.start_from) if args.start_from else None
+    try:
+        out = pretrain(
+            cfg, Path(args.out) if args.out else SHIPPED_BASE, threads=args.threads, start_from=start
+        )
+    except ValueError as exc:
+        print(f"fedocr pretrain: {exc}", file=sys.stderr)
+        return 2
+    print(out)
     return 0
 
 
@@ -153,11 +161,16 @@ def build_parser() -> argparse.ArgumentParser:
         func=_cmd_models_list
     )
 
-    p = sub.add_parser("pretrain", help="train the tiny backend's base model (about 35 min on 2 CPU cores)")
+    p = sub.add_parser("pretrain", help="train the tiny backend's base model (about 50 min on 2 CPU cores)")
     p.add_argument("--out", help="checkpoint folder (default: the shipped base's folder)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--ocr-steps", type=int, default=None, help="OCR training steps (default 3200)")
+    p.add_argument("--ocr-steps", type=int, default=None, help="phase-2 OCR training steps (default 2600)")
+    p.add_argument(
+        "--start-from",
+        metavar="DIR",
+        help="a checkpoint that finished phases 1-2 of this recipe: run phase 3 (widening) only, from it",
+    )
     p.set_defaults(func=_cmd_pretrain)
     return parser
 

@@ -13,6 +13,7 @@ from benchmark.backends.base import Backend, BackendUnavailable, EncoderDecoderF
 from benchmark.backends.tiny_model import (
     EOS,
     UNK,
+    CharTokenizer,
     build_tiny_model,
     images_to_tensor,
     load_base,
@@ -24,7 +25,7 @@ SHIPPED_BASE = Path(__file__).parent / "tiny_base"
 
 class TinyBackend(EncoderDecoderFeatures, Backend):
     name = "tiny"
-    description = "built-in 3.9M-parameter ViT+TrOCR line reader, pretrained on Latin script"
+    description = "built-in 3.9M-parameter ViT+TrOCR line reader, pretrained on Latin, Hebrew, Bengali, Tamil"
     # Every attention and MLP projection of encoder and decoder.
     default_targets = r".*\.(q_proj|k_proj|v_proj|o_proj|out_proj|fc1|fc2)$"
     token_modules = ("embed_tokens", "output_projection")
@@ -41,9 +42,12 @@ class TinyBackend(EncoderDecoderFeatures, Backend):
                 f"model.size = {self.cfg.size!r}: the tiny backend has 'base' and 'random'"
             )
         if self.cfg.size == "random":
-            from benchmark.pretrain import PretrainConfig, build_vocabulary
+            if (SHIPPED_BASE / "vocab.json").exists():  # the recipe's vocabulary, already built
+                self.tokenizer = CharTokenizer.load(SHIPPED_BASE / "vocab.json")
+            else:
+                from benchmark.pretrain import PretrainConfig, build_vocabulary
 
-            self.tokenizer = build_vocabulary(PretrainConfig().vocab_languages)
+                self.tokenizer = build_vocabulary(PretrainConfig().vocab_languages)
             model = build_tiny_model(tiny_config(len(self.tokenizer))).eval()
         else:
             path = Path(self.cfg.path) if self.cfg.path else SHIPPED_BASE
@@ -64,7 +68,10 @@ class TinyBackend(EncoderDecoderFeatures, Backend):
         recipe = path / "pretrain_recipe.json"
         if self.cfg.size == "random" or not recipe.exists():
             return frozenset()
-        codes = json.loads(recipe.read_text(encoding="utf-8")).get("ocr_languages", [])
+        spec = json.loads(recipe.read_text(encoding="utf-8"))
+        codes = spec.get("ocr_languages", []) + (
+            spec.get("widen_languages", []) if spec.get("widen_steps") else []
+        )
         return frozenset(LANGUAGES[c].script for c in codes if c in LANGUAGES)
 
     def token_ids(self, text: str) -> list[int]:
