@@ -323,7 +323,9 @@ def pretrain(
             os.replace(tmp, state_path)
             rng = np.random.default_rng([cfg.seed, step])  # resume draws the same batches
         if step == p12 and step < total:  # phase 3 starts: its data, a fresh optimizer
+            generating = time.time()
             pixels, texts = widen_data()
+            start_time += time.time() - generating  # wall times exclude data generation
             ctc_head, params, optimizer, schedule = optimiser(True)
     bar.close()
     model.eval()
