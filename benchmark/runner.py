@@ -216,7 +216,7 @@ def setup(cfg: RunConfig) -> Setup:
         file=sys.stderr,
     )
     tests = {name: backend.prepare(ds) for name, ds in test_sets.items()}
-    pool_features, test_features, line = make_caches(cfg, backend, model, tests)
+    pool_features, test_features, line = make_caches(cfg, backend, model, pool, tests)
     print(line, file=sys.stderr)
     # Independent streams: partitioning and sampling never shift each other's draws.
     shards = partition(

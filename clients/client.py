@@ -165,9 +165,9 @@ class Client:
                 batch = pending.result()
                 if step + 1 < len(schedule):
                     pending = loader.submit(ws.backend.training_batch, ws.data, schedule[step + 1])
-                if ws.features is not None:
-                    batch = ws.backend.with_features(batch, ws.features.features(rows, batch["pixel_values"]))
                 with ws.backend.autocast():
+                    if ws.features is not None:
+                        batch = ws.backend.with_features(batch, ws.features.outputs(rows))
                     loss = ws.model(**batch).loss
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

@@ -78,9 +78,26 @@ class Backend(ABC):
         """The vision tower whose outputs the feature cache may keep; None = not supported."""
         return None
 
-    def encode_images(self, model: torch.nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:
-        """The vision tower's output for a batch of images (what the cache stores per image)."""
+    def image_batch(self, data: Prepared, rows: np.ndarray) -> torch.Tensor:
+        """The model-ready pixel values of `rows` of `data` (what the feature cache encodes)."""
         raise NotImplementedError(f"the {self.name} backend does not support the feature cache")
+
+    def tower_blocks(self, model: torch.nn.Module) -> list[torch.nn.Module] | None:
+        """The vision tower's stacked blocks, in order, when the backend can run the tower in
+        two parts (embeddings + the first blocks, then the rest); None = only as a whole."""
+        return None
+
+    def encode_images(
+        self, model: torch.nn.Module, pixel_values: torch.Tensor, depth: int | None = None
+    ) -> torch.Tensor:
+        """The vision tower's output for a batch of images (what the cache stores per image);
+        with `depth`, the hidden state after the embeddings and the first `depth` blocks."""
+        raise NotImplementedError(f"the {self.name} backend does not support the feature cache")
+
+    def finish_tower(self, model: torch.nn.Module, hidden: torch.Tensor, depth: int) -> torch.Tensor:
+        """The tower's output from `encode_images(..., depth)`: the remaining blocks run here
+        (with gradients, when LoRA adapts them)."""
+        raise NotImplementedError(f"the {self.name} backend does not split its vision tower")
 
     def with_features(self, batch: dict, features: torch.Tensor) -> dict:
         """A training batch that feeds cached tower outputs instead of images."""
@@ -138,8 +155,33 @@ class EncoderDecoderFeatures:
     def vision_tower(self, model: torch.nn.Module) -> torch.nn.Module | None:
         return model.get_encoder()
 
-    def encode_images(self, model: torch.nn.Module, pixel_values: torch.Tensor) -> torch.Tensor:
-        return model.get_encoder()(pixel_values=pixel_values).last_hidden_state
+    def tower_blocks(self, model: torch.nn.Module) -> list[torch.nn.Module] | None:
+        # A ViT-style tower (embeddings, blocks in `layers`, a final layernorm), as transformers 5
+        # writes ViT and DeiT; other towers are cached whole or not at all.
+        tower = model.get_encoder()
+        layers = getattr(tower, "layers", None)
+        if isinstance(layers, torch.nn.ModuleList) and all(
+            isinstance(getattr(tower, a, None), torch.nn.Module) for a in ("embeddings", "layernorm")
+        ):
+            return list(layers)
+        return None
+
+    def encode_images(
+        self, model: torch.nn.Module, pixel_values: torch.Tensor, depth: int | None = None
+    ) -> torch.Tensor:
+        tower = model.get_encoder()
+        if depth is None:
+            return tower(pixel_values=pixel_values).last_hidden_state
+        hidden = tower.embeddings(pixel_values.to(tower.embeddings.patch_embeddings.projection.weight.dtype))
+        for layer in tower.layers[:depth]:
+            hidden = layer(hidden, None)
+        return hidden
+
+    def finish_tower(self, model: torch.nn.Module, hidden: torch.Tensor, depth: int) -> torch.Tensor:
+        tower = model.get_encoder()
+        for layer in tower.layers[depth:]:
+            hidden = layer(hidden, None)
+        return tower.layernorm(hidden)
 
     def with_features(self, batch: dict, features: torch.Tensor) -> dict:
         from transformers.modeling_outputs import BaseModelOutput
@@ -154,4 +196,4 @@ class EncoderDecoderFeatures:
             return {"pixel_values": pixel_values}
         from transformers.modeling_outputs import BaseModelOutput
 
-        return {"encoder_outputs": BaseModelOutput(last_hidden_state=cache.features(rows, pixel_values))}
+        return {"encoder_outputs": BaseModelOutput(last_hidden_state=cache.outputs(rows))}

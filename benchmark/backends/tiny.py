@@ -93,6 +93,9 @@ class TinyBackend(EncoderDecoderFeatures, Backend):
     def _pixels(self, data: Prepared, rows: np.ndarray) -> torch.Tensor:
         return (data.inputs["pixels"][torch.as_tensor(rows)].float() / 255.0).to(self.device)
 
+    def image_batch(self, data: Prepared, rows: np.ndarray) -> torch.Tensor:
+        return self._pixels(data, rows)
+
     def training_batch(self, data: Prepared, rows: np.ndarray) -> dict[str, torch.Tensor]:
         # The decoder input is labels shifted right (done by the model); there is no prompt,
         # so every label position is an answer token, and padding is -100.

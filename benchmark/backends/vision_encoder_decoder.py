@@ -129,6 +129,9 @@ class VisionEncoderDecoderBackend(EncoderDecoderFeatures, Backend):
     def answer_ids(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"] + [self.answer_end]
 
+    def image_batch(self, data: Prepared, rows: np.ndarray) -> torch.Tensor:
+        return self._pixels(data, rows).to(self.device, self.dtype)
+
     def _pixels(self, data: Prepared, rows: np.ndarray) -> torch.Tensor:
         images = [data.inputs["images"][i] for i in rows]
         return self.processor(images=images, return_tensors="pt")["pixel_values"]

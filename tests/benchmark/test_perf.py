@@ -10,7 +10,7 @@ from peft import PeftModel
 
 from benchmark import runner
 from benchmark.config import load_config
-from benchmark.feature_cache import cache_blocker
+from benchmark.feature_cache import CacheBudget, CachePlan, FeatureCache, cache_blocker, cache_plan
 from benchmark.perf import measure, summary
 from clients.client import batch_schedule
 
@@ -27,6 +27,8 @@ MICRO = [
     "train.batch_size=4",
 ]
 DECODER_ONLY = r"lora.targets=['decoder\..*\.(q_proj|v_proj|fc1)']"
+# LoRA on the decoder and on the two upper blocks of the 4-block vision tower.
+UPPER_TOWER = r"lora.targets=['(decoder\..*\.(q_proj|v_proj)|encoder\.layers\.[23]\..*\.(q_proj|fc2))']"
 
 
 def _config(*extra):
@@ -50,6 +52,16 @@ def _assert_same_update(update, reference):
         torch.testing.assert_close(update.tensors[name], reference.tensors[name], rtol=0, atol=1e-6)
 
 
+def _assert_same_transcriptions(su):
+    """Evaluation through a test-set cache gives the transcriptions of the uncached model."""
+    data = su.tests["ru"]
+    rows = np.arange(len(data))
+    bound = su.backend.max_new_tokens(data.texts)
+    with su.backend.autocast():
+        cached = su.backend.generate(su.model, data, rows, bound, cache=su.test_features["ru"])
+        assert cached == su.backend.generate(su.model, data, rows, bound)
+
+
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_feature_cache_gives_the_same_update_and_transcriptions(precision):
     on_su, on = _fit_first_client(_config(DECODER_ONLY, MORE_STEPS, f"model.precision={precision}"))
@@ -60,13 +72,7 @@ def test_feature_cache_gives_the_same_update_and_transcriptions(precision):
     assert on_su.backend.precision == precision
     assert on_su.ws.features.misses > 0 and on_su.ws.features.hits > 0  # rows reused across steps
     _assert_same_update(on, off)
-    # Evaluation through the test-set caches gives the same transcriptions.
-    data = on_su.tests["ru"]
-    rows = np.arange(len(data))
-    bound = on_su.backend.max_new_tokens(data.texts)
-    with on_su.backend.autocast():
-        cached = on_su.backend.generate(on_su.model, data, rows, bound, cache=on_su.test_features["ru"])
-        assert cached == on_su.backend.generate(on_su.model, data, rows, bound)
+    _assert_same_transcriptions(on_su)
 
 
 def test_feature_cache_keeps_to_its_cap_and_says_when_it_cannot_run():
@@ -79,9 +85,28 @@ def test_feature_cache_keeps_to_its_cap_and_says_when_it_cannot_run():
     assert len(capped_su.ws.features.rows) == int(0.2 * 2**20 // per_row)
     assert capped_su.ws.features.misses > len(capped_su.ws.features.rows)  # rows beyond the cap re-encoded
     _assert_same_update(capped, off)
-    default = runner.setup(_config())  # LoRA on encoder and decoder: no cache
-    assert default.ws.features is None
-    assert "LoRA adapts the vision tower" in cache_blocker(default.backend, default.model)
+    default = runner.setup(_config())  # LoRA on every block of the tower: the embeddings are cached
+    assert cache_plan(default.backend, default.model) == (CachePlan(depth=0, blocks=4), None)
+    pooler = runner.setup(_config(r"lora.targets=['encoder\.(pooler\.dense|layers\.3\.mlp\.fc1)']"))
+    assert pooler.ws.features is None  # an adapted module outside the blocks: no split
+    assert "outside its adapted blocks (pooler.dense" in cache_blocker(pooler.backend, pooler.model)
+
+
+def test_frozen_tower_prefix_cache_gives_the_same_update_and_transcriptions():
+    on_su, on = _fit_first_client(_config(UPPER_TOWER, MORE_STEPS))
+    off_su, off = _fit_first_client(_config(UPPER_TOWER, MORE_STEPS, "train.feature_cache=off"))
+    assert off_su.ws.features is None
+    assert on_su.ws.features.plan == CachePlan(depth=2, blocks=4)
+    (row, *_) = on_su.ws.features.rows.values()
+    assert row.shape == (97, 192)  # the hidden state after block 1: one vector per token
+    assert on_su.ws.features.hits > 0
+    assert any("encoder.layers.2" in name for name in on.tensors)  # the tower's LoRA trained
+    _assert_same_update(on, off)
+    _assert_same_transcriptions(on_su)
+    # A row's cached value does not depend on which batch asked for it first (resume-safe).
+    filled = on_su.test_features["ru"]
+    alone = FeatureCache(filled.backend, filled.model, CacheBudget(2**30), filled.data, filled.plan)
+    assert torch.equal(alone.features(np.array([5]))[0], filled.features(np.array([5]))[0])
 
 
 def test_length_buckets_cover_the_shard_and_cut_padding():
