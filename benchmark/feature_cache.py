@@ -25,9 +25,11 @@ class CacheBudget:
     def __init__(self, cap_bytes: int):
         self.cap = cap_bytes
         self.used = 0
+        self.full = False  # set by the first refusal
 
     def take(self, nbytes: int) -> bool:
         if self.used + nbytes > self.cap:
+            self.full = True
             return False
         self.used += nbytes
         return True
@@ -58,7 +60,8 @@ class FeatureCache:
     Rows are encoded in fixed blocks of the dataset (rows 0-15, 16-31, ...), whatever batch
     asks for them first: a row's cached value is then the same in every run, so a resumed run
     is bit-identical to an uninterrupted one (kernels may round differently for other batch
-    shapes).
+    shapes). Once the byte cap is reached, missing rows are encoded with the batch that asks
+    for them, as without a cache (bit-identical resume then holds up to the cap).
     """
 
     BLOCK = 16
@@ -82,10 +85,10 @@ class FeatureCache:
         fresh = {}
         size = len(self.data.texts)
         for block in sorted({r // self.BLOCK for r in missing}):
+            if self.budget.full:
+                break
             block_rows = np.arange(block * self.BLOCK, min((block + 1) * self.BLOCK, size))
-            with torch.no_grad(), self.backend.autocast():
-                pixels = self.backend.image_batch(self.data, block_rows)
-                out = self.backend.encode_images(self.model, pixels, self.plan.depth)
+            out = self._encode(block_rows)
             for j, r in enumerate(block_rows.tolist()):
                 if r in self.rows:
                     continue
@@ -93,9 +96,17 @@ class FeatureCache:
                     self.rows[r] = out[j].clone()  # not a view: the batch may be freed
                 elif r in missing:
                     fresh[r] = out[j]
+        rest = [r for r in dict.fromkeys(rows) if r in missing and r not in self.rows and r not in fresh]
+        if rest:  # beyond the cap: encoded for this batch only
+            fresh.update(zip(rest, self._encode(np.asarray(rest))))
         self.misses += sum(r in missing for r in rows)
         self.hits += sum(r not in missing for r in rows)
         return torch.stack([self.rows[r] if r in self.rows else fresh[r] for r in rows])
+
+    def _encode(self, rows: np.ndarray) -> torch.Tensor:
+        with torch.no_grad(), self.backend.autocast():
+            pixels = self.backend.image_batch(self.data, rows)
+            return self.backend.encode_images(self.model, pixels, self.plan.depth)
 
     def outputs(self, rows: np.ndarray) -> torch.Tensor:
         """The vision tower's outputs for `rows`: cached, with the adapted blocks (if any) run

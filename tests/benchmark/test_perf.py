@@ -81,7 +81,7 @@ def test_feature_cache_keeps_to_its_cap_and_says_when_it_cannot_run():
     (row, *_) = capped_su.ws.features.rows.values()
     assert row.shape[-1] == 192  # tiny encoder: one 192-wide vector per image token
     per_row = row.numel() * row.element_size()
-    assert capped_su.ws.features.budget.used <= 0.2 * 2**20
+    assert capped_su.ws.features.budget.full and capped_su.ws.features.budget.used <= 0.2 * 2**20
     assert len(capped_su.ws.features.rows) == int(0.2 * 2**20 // per_row)
     assert capped_su.ws.features.misses > len(capped_su.ws.features.rows)  # rows beyond the cap re-encoded
     _assert_same_update(capped, off)
