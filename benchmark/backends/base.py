@@ -172,7 +172,7 @@ class EncoderDecoderFeatures:
         tower = model.get_encoder()
         if depth is None:
             return tower(pixel_values=pixel_values).last_hidden_state
-        hidden = tower.embeddings(pixel_values.to(tower.embeddings.patch_embeddings.projection.weight.dtype))
+        hidden = tower.embeddings(pixel_values.to(next(tower.embeddings.parameters()).dtype))
         for layer in tower.layers[:depth]:
             hidden = layer(hidden, None)
         return hidden
