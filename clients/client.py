@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -111,6 +111,24 @@ def batch_schedule(
     return out[:steps]
 
 
+def _batches(ws: Workspace, schedule: list[np.ndarray]) -> Iterator[tuple[np.ndarray, dict]]:
+    """(rows, model inputs) for each step. On CUDA the next batch is assembled in a worker
+    thread while the GPU runs the current step. On a CPU the steps' own kernels use every core,
+    and a second thread issuing torch ops only contends with them (measured on 2 cores: 145-190
+    ms per step with the worker thread, 73 ms without), so batches are built in line there."""
+    if getattr(ws.backend, "device", torch.device("cpu")).type != "cuda":
+        for rows in schedule:
+            yield rows, ws.backend.training_batch(ws.data, rows)
+        return
+    with ThreadPoolExecutor(max_workers=1) as loader:
+        pending = loader.submit(ws.backend.training_batch, ws.data, schedule[0]) if schedule else None
+        for step, rows in enumerate(schedule):
+            batch = pending.result()
+            if step + 1 < len(schedule):
+                pending = loader.submit(ws.backend.training_batch, ws.data, schedule[step + 1])
+            yield rows, batch
+
+
 class Client:
     """A client is its shard (row indices into the pool) and a seed; its model is borrowed."""
 
@@ -155,26 +173,20 @@ class Client:
         )
         ws.model.train()
         losses = []
-        # The next batch is assembled in a worker thread while this step computes.
-        with ThreadPoolExecutor(max_workers=1) as loader:
-            pending = loader.submit(ws.backend.training_batch, ws.data, schedule[0]) if schedule else None
-            for step, rows in enumerate(schedule):
-                if faults is not None and faults.crash_at_step == step:
-                    ws.model.eval()
-                    raise ClientCrash(f"client {self.client_id} crashed at local step {step} (injected)")
-                batch = pending.result()
-                if step + 1 < len(schedule):
-                    pending = loader.submit(ws.backend.training_batch, ws.data, schedule[step + 1])
-                with ws.backend.autocast():
-                    if ws.features is not None:
-                        batch = ws.backend.with_features(batch, ws.features.outputs(rows))
-                    loss = ws.model(**batch).loss
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if training.max_grad_norm > 0:
-                    torch.nn.utils.clip_grad_norm_(params, training.max_grad_norm)
-                optimizer.step()
-                losses.append(loss.item())
+        for step, (rows, batch) in enumerate(_batches(ws, schedule)):
+            if faults is not None and faults.crash_at_step == step:
+                ws.model.eval()
+                raise ClientCrash(f"client {self.client_id} crashed at local step {step} (injected)")
+            with ws.backend.autocast():
+                if ws.features is not None:
+                    batch = ws.backend.with_features(batch, ws.features.outputs(rows))
+                loss = ws.model(**batch).loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if training.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(params, training.max_grad_norm)
+            optimizer.step()
+            losses.append(loss.item())
         ws.model.eval()
         mean_loss = float(np.mean(losses)) if losses else math.nan
         tensors = trained_tensors(ws.slots.read(), trains)
