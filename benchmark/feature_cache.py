@@ -53,27 +53,56 @@ class CachePlan:
         )
 
 
+def _blocks(size: int, groups: list[np.ndarray] | None, block: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """The encoding blocks (runs of `block` rows, in row order, within each group; rows in no
+    group form trailing blocks of their own) and each row's block index."""
+    groups = [np.arange(size)] if groups is None else [np.sort(np.asarray(g, dtype=np.int64)) for g in groups]
+    seen = np.zeros(size, dtype=bool)
+    for g in groups:
+        if len(g) and (g.min() < 0 or g.max() >= size):
+            raise ValueError(f"feature cache: a group names row {int(g.max())}, beyond the {size} rows")
+        if seen[g].any():
+            raise ValueError("feature cache: groups overlap (a row would belong to two blocks)")
+        seen[g] = True
+    groups.append(np.flatnonzero(~seen))
+    blocks = [g[i : i + block] for g in groups for i in range(0, len(g), block)]
+    block_of = np.empty(size, dtype=np.int64)
+    for i, rows in enumerate(blocks):
+        block_of[rows] = i
+    return blocks, block_of
+
+
 class FeatureCache:
     """Frozen vision-tower outputs (whole or prefix, as `plan` says) for the rows of one
     encoded dataset (`data`).
 
-    Rows are encoded in fixed blocks of the dataset (rows 0-15, 16-31, ...), whatever batch
-    asks for them first: a row's cached value is then the same in every run, so a resumed run
-    is bit-identical to an uninterrupted one (kernels may round differently for other batch
-    shapes). Once the byte cap is reached, missing rows are encoded with the batch that asks
-    for them, as without a cache (bit-identical resume then holds up to the cap).
+    Rows are encoded in fixed blocks, whatever batch asks for them first: consecutive runs of
+    16 rows within each of `groups` (for the training pool, the clients' shards; by default the
+    whole dataset, i.e. rows 0-15, 16-31, ...). A row's cached value is then the same in every
+    run, so a resumed run is bit-identical to an uninterrupted one (kernels may round
+    differently for other batch shapes), and a client's first batch encodes blocks of its own
+    shard only: with 1000 clients of which a few are sampled, only their rows are encoded and
+    kept. Once the byte cap is reached, missing rows are encoded with the batch that asks for
+    them, as without a cache (bit-identical resume then holds up to the cap).
     """
 
     BLOCK = 16
 
     def __init__(
-        self, backend, model: torch.nn.Module, budget: CacheBudget, data, plan: CachePlan = CachePlan()
+        self,
+        backend,
+        model: torch.nn.Module,
+        budget: CacheBudget,
+        data,
+        plan: CachePlan = CachePlan(),
+        groups: list[np.ndarray] | None = None,
     ):
         self.backend = backend
         self.model = model
         self.budget = budget
         self.data = data
         self.plan = plan
+        self._blocks, self._block_of = _blocks(len(data.texts), groups, self.BLOCK)
         self.rows: dict[int, torch.Tensor] = {}
         self.hits = 0
         self.misses = 0
@@ -83,11 +112,10 @@ class FeatureCache:
         rows = [int(r) for r in rows]
         missing = {r for r in rows if r not in self.rows}
         fresh = {}
-        size = len(self.data.texts)
-        for block in sorted({r // self.BLOCK for r in missing}):
+        for block in sorted({int(self._block_of[r]) for r in missing}):
             if self.budget.full:
                 break
-            block_rows = np.arange(block * self.BLOCK, min((block + 1) * self.BLOCK, size))
+            block_rows = self._blocks[block]
             out = self._encode(block_rows)
             for j, r in enumerate(block_rows.tolist()):
                 if r in self.rows:
@@ -165,8 +193,11 @@ def cache_blocker(backend, model: torch.nn.Module) -> str | None:
     return cache_plan(backend, model)[1]
 
 
-def make_caches(cfg, backend, model: torch.nn.Module, pool, tests: dict):
-    """(the training pool's cache or None, {test set: cache}, a line saying what was decided)."""
+def make_caches(
+    cfg, backend, model: torch.nn.Module, pool, tests: dict, shards: list[np.ndarray] | None = None
+):
+    """(the training pool's cache or None, {test set: cache}, a line saying what was decided).
+    `shards` (the clients' rows of the pool) group the pool's encoding blocks."""
     if cfg.train.feature_cache == "off":
         return None, {}, "vision-feature cache: off (train.feature_cache = 'off')"
     plan, blocker = cache_plan(backend, model)
@@ -175,7 +206,7 @@ def make_caches(cfg, backend, model: torch.nn.Module, pool, tests: dict):
     budget = CacheBudget(int(cfg.train.feature_cache_mb * 2**20))
     line = f"vision-feature cache: on ({plan.describe()}), up to {cfg.train.feature_cache_mb:g} MB"
     return (
-        FeatureCache(backend, model, budget, pool, plan),
+        FeatureCache(backend, model, budget, pool, plan, shards),
         {n: FeatureCache(backend, model, budget, data, plan) for n, data in tests.items()},
         line,
     )

@@ -4,7 +4,7 @@ Every arm runs the same config on the same data, in this process:
 
   engine            the in-process engine exactly as `fedocr run` runs it: one resident model,
                     clients switched by copying adapter tensors, the vision-feature cache,
-                    length-bucketed batches assembled in a worker thread
+                    length-bucketed batches (assembled in a worker thread on CUDA)
   engine, no cache  the same with train.feature_cache = "off"
   naive             the common idiom, per client per round: the base rebuilt from its checkpoint
                     and wrapped in LoRA, the client's images decoded and encoded again, a

@@ -216,8 +216,6 @@ def setup(cfg: RunConfig) -> Setup:
         file=sys.stderr,
     )
     tests = {name: backend.prepare(ds) for name, ds in test_sets.items()}
-    pool_features, test_features, line = make_caches(cfg, backend, model, pool, tests)
-    print(line, file=sys.stderr)
     # Independent streams: partitioning and sampling never shift each other's draws.
     shards = partition(
         cfg.partition.scheme,
@@ -227,6 +225,8 @@ def setup(cfg: RunConfig) -> Setup:
         alpha=cfg.partition.alpha,
         min_size=cfg.partition.min_size,
     )
+    pool_features, test_features, line = make_caches(cfg, backend, model, pool, tests, shards)
+    print(line, file=sys.stderr)
     clients = [Client(i, shard, cfg.seed) for i, shard in enumerate(shards)]
     per_round = cfg.federation.clients_per_round or len(clients)
     strategy = make_strategy(cfg.federation.strategy, cfg.strategy, len(clients), per_round / len(clients))

@@ -109,6 +109,25 @@ def test_frozen_tower_prefix_cache_gives_the_same_update_and_transcriptions():
     assert torch.equal(alone.features(np.array([5]))[0], filled.features(np.array([5]))[0])
 
 
+def test_pool_cache_encodes_blocks_of_the_asking_clients_shard_only():
+    su, _ = _fit_first_client(_config(DECODER_ONLY))
+    shard = set(su.clients[0].shard.tolist())
+    kept = set(su.ws.features.rows)
+    # Client 0's steps asked for rows of its own shard; whole 16-row blocks of that shard were
+    # encoded, and no row of another client's shard.
+    assert kept and kept <= shard
+    blocks = [set(b) for b in np.array_split(sorted(shard), range(16, len(shard), 16))]
+    assert all(b <= kept or not b & kept for b in blocks) and any(b <= kept for b in blocks)
+    # The shard's blocks are runs of its rows in order; a row alone gets its block's value.
+    whole = FeatureCache(su.backend, su.model, CacheBudget(2**30), su.ws.data, su.ws.features.plan)
+    row = min(kept)
+    torch.testing.assert_close(
+        whole.features(np.array([row]))[0], su.ws.features.features(np.array([row]))[0]
+    )
+    with pytest.raises(ValueError, match="groups overlap"):
+        FeatureCache(su.backend, su.model, CacheBudget(1), su.ws.data, groups=[np.arange(4), np.arange(3, 6)])
+
+
 def test_length_buckets_cover_the_shard_and_cut_padding():
     rng = np.random.default_rng(0)
     shard = np.arange(100, 300)
