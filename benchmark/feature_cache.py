@@ -81,9 +81,8 @@ class FeatureCache:
     whole dataset, i.e. rows 0-15, 16-31, ...), always as a batch of 16 (a shorter block is
     padded with its last row). A row's cached value is then the same in every run, so a resumed
     run is bit-identical to an uninterrupted one (kernels may round differently for other batch
-    shapes), and a client's first batch encodes blocks of its own
-    shard only: with 1000 clients of which a few are sampled, only their rows are encoded and
-    kept. Once the byte cap is reached, missing rows are encoded with the batch that asks for
+    shapes), and a client's first batch encodes blocks of its own shard only: with 1000
+    clients of which a few are sampled, only their rows are encoded and kept. Once the byte cap is reached, missing rows are encoded with the batch that asks for
     them, as without a cache (bit-identical resume then holds up to the cap).
     """
 
@@ -117,8 +116,8 @@ class FeatureCache:
             if self.budget.full:
                 break
             block_rows = self._blocks[block]
-            # Always a batch of BLOCK images (a short block repeats its last row): every row is
-            # encoded in the batch shape that training batches of that size run the tower in.
+            # Always a batch of BLOCK images (a short block repeats its last row), the shape in
+            # which a training batch of 16 runs the tower without the cache.
             pad = np.full(self.BLOCK - len(block_rows), block_rows[-1])
             out = self._encode(np.concatenate([block_rows, pad]))
             for j, r in enumerate(block_rows.tolist()):
