@@ -59,8 +59,9 @@ def _blocks(size: int, groups: list[np.ndarray] | None, block: int) -> tuple[lis
     groups = [np.arange(size)] if groups is None else [np.sort(np.asarray(g, dtype=np.int64)) for g in groups]
     seen = np.zeros(size, dtype=bool)
     for g in groups:
-        if len(g) and (g.min() < 0 or g.max() >= size):
-            raise ValueError(f"feature cache: a group names row {int(g.max())}, beyond the {size} rows")
+        outside = g[(g < 0) | (g >= size)]
+        if len(outside):
+            raise ValueError(f"feature cache: a group names row {int(outside[0])}, outside the {size} rows")
         if seen[g].any():
             raise ValueError("feature cache: groups overlap (a row would belong to two blocks)")
         seen[g] = True
@@ -82,8 +83,9 @@ class FeatureCache:
     padded with its last row). A row's cached value is then the same in every run, so a resumed
     run is bit-identical to an uninterrupted one (kernels may round differently for other batch
     shapes), and a client's first batch encodes blocks of its own shard only: with 1000
-    clients of which a few are sampled, only their rows are encoded and kept. Once the byte cap is reached, missing rows are encoded with the batch that asks for
-    them, as without a cache (bit-identical resume then holds up to the cap).
+    clients of which a few are sampled, only their rows are encoded and kept. Once the byte
+    cap is reached, missing rows are encoded with the batch that asks for them, as without a
+    cache (bit-identical resume then holds up to the cap).
     """
 
     BLOCK = 16
