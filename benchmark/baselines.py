@@ -48,6 +48,14 @@ def centralised_config(cfg: RunConfig) -> RunConfig:
     )
 
 
+def local_only_steps(cfg: RunConfig) -> int:
+    """A client's average share of the federated local steps: rounds x local steps x the
+    fraction of clients sampled per round (at least one step)."""
+    n = cfg.partition.num_clients
+    per_round = min(cfg.federation.clients_per_round or n, n)
+    return max(1, round(cfg.federation.rounds * cfg.train.local_steps * per_round / n))
+
+
 def run_local_only(cfg: RunConfig, out: Path) -> Path:
     """Every client alone: its own adapter, its own shard, its federated share of the steps;
     scored per client."""
@@ -58,7 +66,7 @@ def run_local_only(cfg: RunConfig, out: Path) -> Path:
     su = setup(cfg)
     ws = su.ws
     _write_partition(run_dir, cfg, su.clients, su.shard_languages)
-    training = local_training(cfg)
+    training = dataclasses.replace(local_training(cfg), steps=local_only_steps(cfg), rounds=1)
     initial = ws.slots.read()
     ws.slots.write(initial)
     base, _ = evaluate(

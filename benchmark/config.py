@@ -102,6 +102,15 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
+    # Learning rate over the whole run: constant, or a cosine from lr down to lr x lr_final,
+    # by the step's place among all the rounds' local steps (a local-only client: among its
+    # own steps). Each round's local optimiser starts afresh either way.
+    lr_schedule: str = "constant"  # constant | cosine
+    lr_final: float = 0.1
+    # Restricted softmax (after FedRS): each client's loss leaves out of its softmax the
+    # new-script characters its own transcriptions never use, so a client without, say,
+    # Russian lines never trains the Cyrillic letters down in favour of Latin or Greek ones.
+    restricted_softmax: bool = False
     # Batches of lines of similar length (less padding): each pass over a client's shard is
     # shuffled, sorted by length within windows of 8 batches, and the batches shuffled.
     length_buckets: bool = True
@@ -156,6 +165,7 @@ CHOICES = {
     "model.accelerator": ("none", "unsloth"),
     "lora.trainable_tokens": ("none", "new"),
     "train.feature_cache": ("auto", "off"),
+    "train.lr_schedule": ("constant", "cosine"),
     "federation.on_too_few": ("skip", "retry"),
     "model.device": ("auto", "cpu", "cuda"),
     "model.precision": ("auto", "bf16", "fp32"),
@@ -191,6 +201,7 @@ NON_NEGATIVE = {
     "faults.straggler_slowdown",
     "train.weight_decay",
     "train.max_grad_norm",
+    "train.lr_final",
     "train.feature_cache_mb",
     "lora.dropout",
     "flower.num_gpus_per_client",
@@ -307,6 +318,8 @@ def validate(cfg: RunConfig) -> RunConfig:
             raise ConfigError(f"baselines: unknown baseline {name!r}; choose from: {', '.join(BASELINES)}")
     if cfg.lora.dropout >= 1:
         raise ConfigError(f"lora.dropout = {cfg.lora.dropout}: must be below 1")
+    if cfg.train.lr_final > 1:
+        raise ConfigError(f"train.lr_final = {cfg.train.lr_final}: a fraction of train.lr, at most 1")
     return cfg
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmark.config import RunConfig, load_config, to_toml
+from benchmark.config import ConfigError, RunConfig, load_config, to_toml
 
 GEMM_SIZES = (512, 1024, 2048)
 
@@ -357,6 +357,11 @@ def measure(
     """Run every arm and return the figures (also written to out/perf.json)."""
     from benchmark.backends.base import resolve_device, resolve_precision
 
+    if naive and (cfg.train.lr_schedule != "constant" or cfg.train.restricted_softmax):
+        raise ConfigError(
+            "fedocr perf: the naive baseline's Trainer steps at a constant lr with the full softmax: set "
+            "train.lr_schedule = 'constant' and train.restricted_softmax = false (or measure without it)"
+        )
     if cfg.model.threads:
         torch.set_num_threads(cfg.model.threads)
     out.mkdir(parents=True, exist_ok=True)

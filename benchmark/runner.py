@@ -207,6 +207,9 @@ def setup(cfg: RunConfig) -> Setup:
     data_seconds = time.perf_counter() - t0
     pool = backend.prepare(train_pool)
     tokens = new_token_ids(backend, pool) if cfg.lora.trainable_tokens == "new" else None
+    restricted = frozenset()
+    if cfg.train.restricted_softmax:
+        restricted = frozenset(tokens if tokens is not None else new_script_ids(backend, pool))
     model = backend.wrap_with_lora(base, cfg.lora, tokens)
     slots = AdapterSlots(model)
     trainable, total = parameter_counts(model)
@@ -233,7 +236,14 @@ def setup(cfg: RunConfig) -> Setup:
     return Setup(
         backend=backend,
         model=model,
-        ws=Workspace(model=model, slots=slots, backend=backend, data=pool, features=pool_features),
+        ws=Workspace(
+            model=model,
+            slots=slots,
+            backend=backend,
+            data=pool,
+            features=pool_features,
+            new_tokens=restricted,
+        ),
         test_features=test_features,
         test_sets=test_sets,
         tests=tests,
@@ -249,17 +259,28 @@ def new_token_ids(backend, pool) -> list[int]:
     """Vocabulary ids of the characters the base never learned to read: those in the training
     texts of languages whose script is outside the base's OCR training, minus any that the
     texts of known-script languages use too (digits, punctuation, space)."""
-    from tasks.languages import language_or_default
-
     if not backend.token_modules:
         raise ConfigError(f"lora.trainable_tokens: the {backend.name} backend has no embedding rows to train")
-    known = backend.known_scripts()
-    new, seen = set(), set()
-    for text, lang in zip(pool.texts, pool.languages):
-        (seen if language_or_default(lang).script in known else new).update(backend.token_ids(text))
-    ids = sorted(new - seen)
+    ids = new_script_ids(backend, pool, "lora.trainable_tokens")
     print(f"trainable tokens: {len(ids)} new-script characters", file=sys.stderr)
     return ids
+
+
+def new_script_ids(backend, pool, setting: str = "train.restricted_softmax") -> list[int]:
+    """See new_token_ids; `setting` names the config key in the error of a backend that cannot
+    map text to vocabulary ids."""
+    from tasks.languages import language_or_default
+
+    known = backend.known_scripts()
+    new, seen = set(), set()
+    try:
+        for text, lang in zip(pool.texts, pool.languages):
+            (seen if language_or_default(lang).script in known else new).update(backend.token_ids(text))
+    except NotImplementedError:
+        raise ConfigError(
+            f"{setting}: the {backend.name} backend cannot map text to vocabulary ids"
+        ) from None
+    return sorted(new - seen)
 
 
 @dataclass(frozen=True)
@@ -284,7 +305,18 @@ FitClients = Callable[[list[ClientJob]], list[Update | str]]
 
 def local_training(cfg: RunConfig) -> LocalTraining:
     t = cfg.train
-    return LocalTraining(t.local_steps, t.batch_size, t.lr, t.weight_decay, t.max_grad_norm, t.length_buckets)
+    return LocalTraining(
+        t.local_steps,
+        t.batch_size,
+        t.lr,
+        t.weight_decay,
+        t.max_grad_norm,
+        t.length_buckets,
+        t.lr_schedule,
+        t.lr_final,
+        cfg.federation.rounds,
+        t.restricted_softmax,
+    )
 
 
 def train_client(

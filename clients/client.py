@@ -62,6 +62,8 @@ class Workspace:
     backend: object  # benchmark.backends.Backend (training_batch)
     data: object  # benchmark.backends.Prepared: the pooled training rows
     features: object = None  # benchmark.feature_cache.FeatureCache of `data`, or None
+    # Vocabulary ids of the characters of scripts the base cannot read (restricted softmax)
+    new_tokens: frozenset[int] = frozenset()
     _lengths: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -82,6 +84,23 @@ class LocalTraining:
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     length_buckets: bool = True
+    lr_schedule: str = "constant"  # constant | cosine (over rounds x steps)
+    lr_final: float = 0.1  # cosine: the last step's lr as a fraction of lr
+    rounds: int = 1  # rounds the schedule spans (this fit's round is one of them)
+    # Restricted softmax (after FedRS, Li & Zhan, KDD 2021): the local loss's softmax leaves out
+    # the new-script characters (Workspace.new_tokens) that this client's transcriptions never
+    # use, so that a client never trains the others' new characters down.
+    restricted_softmax: bool = False
+
+    def lr_at(self, round_num: int, step: int) -> float:
+        """The learning rate of local step `step` (from 0) in round `round_num` (from 1)."""
+        if self.lr_schedule == "constant":
+            return self.lr
+        if self.lr_schedule != "cosine":
+            raise ValueError(f"lr_schedule = {self.lr_schedule!r}: choose constant or cosine")
+        total = max(self.rounds * self.steps - 1, 1)
+        done = min((round_num - 1) * self.steps + step, total)
+        return self.lr * (self.lr_final + (1 - self.lr_final) * 0.5 * (1 + math.cos(math.pi * done / total)))
 
 
 BUCKET_WINDOW = 8  # batches sorted by length together
@@ -129,6 +148,37 @@ def _batches(ws: Workspace, schedule: list[np.ndarray]) -> Iterator[tuple[np.nda
             yield rows, batch
 
 
+class _Restriction:
+    """While training, the vocabulary entries in `blocked` get a logit of -inf: the softmax of
+    the loss runs over the others only (which get the same form of gradient; the blocked ones
+    get none). A label id that turns up in a batch is unblocked before that batch runs."""
+
+    def __init__(self, model: torch.nn.Module, blocked: set[int]):
+        head = model.get_output_embeddings()
+        if head is None:
+            raise ValueError("train.restricted_softmax: the model has no output embedding to restrict")
+        self.blocked = set(blocked)
+        self._mask: torch.Tensor | None = None
+        self._handle = head.register_forward_hook(self._hook)
+
+    def allow(self, labels: torch.Tensor) -> None:
+        seen = self.blocked.intersection(labels[labels >= 0].unique().tolist())
+        if seen:
+            self.blocked -= seen
+            self._mask = None
+
+    def _hook(self, module, inputs, logits: torch.Tensor) -> torch.Tensor:
+        size = logits.shape[-1]
+        if self._mask is None or self._mask.shape[0] != size or self._mask.device != logits.device:
+            mask = torch.zeros(size)
+            mask[[i for i in self.blocked if i < size]] = -math.inf
+            self._mask = mask.to(logits.device)
+        return logits + self._mask.to(logits.dtype)
+
+    def remove(self) -> None:
+        self._handle.remove()
+
+
 class Client:
     """A client is its shard (row indices into the pool) and a seed; its model is borrowed."""
 
@@ -138,6 +188,16 @@ class Client:
         self.client_id = client_id
         self.shard = np.asarray(shard)
         self.seed = seed
+        self._vocabulary: set[int] | None = None
+
+    def vocabulary(self, ws: Workspace) -> set[int]:
+        """The vocabulary ids of this shard's transcriptions (no special tokens)."""
+        if self._vocabulary is None:
+            ids: set[int] = set()
+            for row in self.shard:
+                ids.update(ws.backend.token_ids(ws.data.texts[row]))
+            self._vocabulary = ids
+        return self._vocabulary
 
     def fit(
         self,
@@ -173,21 +233,32 @@ class Client:
         )
         ws.model.train()
         losses = []
-        for step, (rows, batch) in enumerate(_batches(ws, schedule)):
-            if faults is not None and faults.crash_at_step == step:
-                ws.model.eval()
-                raise ClientCrash(f"client {self.client_id} crashed at local step {step} (injected)")
-            with ws.backend.autocast():
-                if ws.features is not None:
-                    batch = ws.backend.with_features(batch, ws.features.outputs(rows))
-                loss = ws.model(**batch).loss
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if training.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(params, training.max_grad_norm)
-            optimizer.step()
-            losses.append(loss.item())
-        ws.model.eval()
+        restriction = None
+        if training.restricted_softmax:
+            restriction = _Restriction(ws.model, set(ws.new_tokens) - self.vocabulary(ws))
+        try:
+            for step, (rows, batch) in enumerate(_batches(ws, schedule)):
+                if training.lr_schedule != "constant":
+                    for group in optimizer.param_groups:
+                        group["lr"] = training.lr_at(round_num, step)
+                if faults is not None and faults.crash_at_step == step:
+                    raise ClientCrash(f"client {self.client_id} crashed at local step {step} (injected)")
+                if restriction is not None:
+                    restriction.allow(batch["labels"])
+                with ws.backend.autocast():
+                    if ws.features is not None:
+                        batch = ws.backend.with_features(batch, ws.features.outputs(rows))
+                    loss = ws.model(**batch).loss
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if training.max_grad_norm > 0:
+                    torch.nn.utils.clip_grad_norm_(params, training.max_grad_norm)
+                optimizer.step()
+                losses.append(loss.item())
+        finally:
+            ws.model.eval()
+            if restriction is not None:
+                restriction.remove()
         mean_loss = float(np.mean(losses)) if losses else math.nan
         tensors = trained_tensors(ws.slots.read(), trains)
         if rank is not None:

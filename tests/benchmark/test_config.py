@@ -39,6 +39,11 @@ def test_resolved_config_round_trips_through_toml(tmp_path):
         ("data.languages=fa,xx", "data.languages: unknown language code 'xx'"),
         ("partition.num_clients=2", "federation.clients_per_round = 4 exceeds partition.num_clients = 2"),
         ("norounds", "expected key=value"),
+        (
+            "train.lr_schedule=linear",
+            "train.lr_schedule = 'linear' is not supported; choose one of: constant, cosine",
+        ),
+        ("train.lr_final=1.5", "train.lr_final = 1.5: a fraction of train.lr, at most 1"),
     ],
 )
 def test_bad_values_name_the_key_value_and_allowed(override, message):

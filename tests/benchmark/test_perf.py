@@ -9,7 +9,7 @@ import torch
 from peft import PeftModel
 
 from benchmark import runner
-from benchmark.config import load_config
+from benchmark.config import ConfigError, load_config
 from benchmark.feature_cache import CacheBudget, CachePlan, FeatureCache, cache_blocker, cache_plan
 from benchmark.perf import measure, summary
 from clients.client import batch_schedule
@@ -169,6 +169,13 @@ def test_trainable_tokens_train_new_script_rows_and_reload(tmp_path):
         if json.loads(line)["language"] == "ru"
     ]
     assert [" ".join(p.split()) for p in predictions] == [r["prediction"] for r in written]
+
+
+@pytest.mark.parametrize("setting", ["train.lr_schedule=cosine", "train.restricted_softmax=true"])
+def test_perf_refuses_what_its_naive_trainer_cannot_replay_before_any_work(tmp_path, setting):
+    with pytest.raises(ConfigError, match="naive baseline's Trainer steps at a constant lr"):
+        measure(_config(setting), tmp_path / "perf", naive=True)
+    assert not (tmp_path / "perf").exists()
 
 
 def test_perf_arms_do_the_same_work(tmp_path):

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from benchmark.baselines import centralised_config, run_baselines
+from benchmark.baselines import centralised_config, local_only_steps, run_baselines
 from benchmark.config import ConfigError, load_config
 from benchmark.runner import run
 from benchmark.sweep import plan, run_sweep
@@ -74,15 +74,25 @@ def test_centralised_baseline_takes_the_same_total_steps():
     assert central.federation.rounds == cfg.federation.rounds
 
 
+def test_local_only_clients_take_their_average_federated_share_of_steps():
+    cfg = load_config("default")  # 10 rounds x 40 steps, 4 of 8 clients per round
+    assert local_only_steps(cfg) == 200
+    everyone = load_config("default", None, ["federation.clients_per_round=0"])
+    assert local_only_steps(everyone) == 400
+    assert local_only_steps(load_config("default", None, ["federation.rounds=1", "train.local_steps=1"])) == 1
+
+
 def test_baselines_run_beside_the_federated_run_and_reach_the_report(tmp_path):
-    cfg = load_config("smoke", None, [*MICRO, "baselines=centralised,local-only"])
+    cfg = load_config("smoke", None, [*MICRO, "federation.rounds=2", "baselines=centralised,local-only"])
     run_dir = run(cfg, tmp_path / "fed")
     out = run_baselines(cfg, run_dir)
     assert set(out) == {"centralised", "local-only"}
     local = [json.loads(line) for line in (out["local-only"] / "metrics.jsonl").read_text().splitlines()]
-    assert [r["round"] for r in local] == [0, 1]
+    assert [r["round"] for r in local] == [0, 2]
     assert set(local[-1]["client_eval"]) == {"0", "1"}
-    assert (out["local-only"] / "adapters" / "client_1_round_1" / "adapter_model.safetensors").exists()
+    # 2 rounds x 2 local steps, every client sampled: each local-only client takes 4 steps
+    assert [c["local_steps"] for c in local[-1]["clients"]] == [4, 4]
+    assert (out["local-only"] / "adapters" / "client_1_round_2" / "adapter_model.safetensors").exists()
     write_report(run_dir)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert set(summary["baselines"]["fa"]) >= {"base", "federated", "centralised", "local-only"}
