@@ -107,10 +107,10 @@ class TrainConfig:
     # own steps). Each round's local optimiser starts afresh either way.
     lr_schedule: str = "constant"  # constant | cosine
     lr_final: float = 0.1
-    # Restricted softmax (after FedRS): each client's loss leaves out of its softmax the
-    # new-script characters its own transcriptions never use, so a client without, say,
-    # Russian lines never trains the Cyrillic letters down in favour of Latin or Greek ones.
-    restricted_softmax: bool = False
+    # Restricted softmax (FedRS): below 1, each client multiplies by fedrs_alpha the logits of
+    # the new-script characters its own transcriptions never use, so that a client without,
+    # say, Russian lines trains the Cyrillic letters down less (0: not at all). 1 = off.
+    fedrs_alpha: float = 1.0
     # Batches of lines of similar length (less padding): each pass over a client's shard is
     # shuffled, sorted by length within windows of 8 batches, and the batches shuffled.
     length_buckets: bool = True
@@ -202,6 +202,7 @@ NON_NEGATIVE = {
     "train.weight_decay",
     "train.max_grad_norm",
     "train.lr_final",
+    "train.fedrs_alpha",
     "train.feature_cache_mb",
     "lora.dropout",
     "flower.num_gpus_per_client",
@@ -320,6 +321,8 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"lora.dropout = {cfg.lora.dropout}: must be below 1")
     if cfg.train.lr_final > 1:
         raise ConfigError(f"train.lr_final = {cfg.train.lr_final}: a fraction of train.lr, at most 1")
+    if cfg.train.fedrs_alpha > 1:
+        raise ConfigError(f"train.fedrs_alpha = {cfg.train.fedrs_alpha}: between 0 and 1 (1 = off)")
     return cfg
 
 

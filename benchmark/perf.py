@@ -357,10 +357,10 @@ def measure(
     """Run every arm and return the figures (also written to out/perf.json)."""
     from benchmark.backends.base import resolve_device, resolve_precision
 
-    if naive and (cfg.train.lr_schedule != "constant" or cfg.train.restricted_softmax):
+    if naive and (cfg.train.lr_schedule != "constant" or cfg.train.fedrs_alpha < 1):
         raise ConfigError(
             "fedocr perf: the naive baseline's Trainer steps at a constant lr with the full softmax: set "
-            "train.lr_schedule = 'constant' and train.restricted_softmax = false (or measure without it)"
+            "train.lr_schedule = 'constant' and train.fedrs_alpha = 1 (or measure without it)"
         )
     if cfg.model.threads:
         torch.set_num_threads(cfg.model.threads)

@@ -208,7 +208,7 @@ def setup(cfg: RunConfig) -> Setup:
     pool = backend.prepare(train_pool)
     tokens = new_token_ids(backend, pool) if cfg.lora.trainable_tokens == "new" else None
     restricted = frozenset()
-    if cfg.train.restricted_softmax:
+    if cfg.train.fedrs_alpha < 1:
         restricted = frozenset(tokens if tokens is not None else new_script_ids(backend, pool))
     model = backend.wrap_with_lora(base, cfg.lora, tokens)
     slots = AdapterSlots(model)
@@ -266,7 +266,7 @@ def new_token_ids(backend, pool) -> list[int]:
     return ids
 
 
-def new_script_ids(backend, pool, setting: str = "train.restricted_softmax") -> list[int]:
+def new_script_ids(backend, pool, setting: str = "train.fedrs_alpha") -> list[int]:
     """See new_token_ids; `setting` names the config key in the error of a backend that cannot
     map text to vocabulary ids."""
     from tasks.languages import language_or_default
@@ -315,7 +315,7 @@ def local_training(cfg: RunConfig) -> LocalTraining:
         t.lr_schedule,
         t.lr_final,
         cfg.federation.rounds,
-        t.restricted_softmax,
+        t.fedrs_alpha,
     )
 
 

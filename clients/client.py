@@ -87,10 +87,11 @@ class LocalTraining:
     lr_schedule: str = "constant"  # constant | cosine (over rounds x steps)
     lr_final: float = 0.1  # cosine: the last step's lr as a fraction of lr
     rounds: int = 1  # rounds the schedule spans (this fit's round is one of them)
-    # Restricted softmax (after FedRS, Li & Zhan, KDD 2021): the local loss's softmax leaves out
-    # the new-script characters (Workspace.new_tokens) that this client's transcriptions never
-    # use, so that a client never trains the others' new characters down.
-    restricted_softmax: bool = False
+    # Restricted softmax (FedRS, Li & Zhan, KDD 2021): below 1, the logits of the new-script
+    # characters (Workspace.new_tokens) that this client's transcriptions never use are
+    # multiplied by fedrs_alpha in the local loss, so the client trains the others' new
+    # characters down less (0: not at all). 1 = off.
+    fedrs_alpha: float = 1.0
 
     def lr_at(self, round_num: int, step: int) -> float:
         """The learning rate of local step `step` (from 0) in round `round_num` (from 1)."""
@@ -149,31 +150,33 @@ def _batches(ws: Workspace, schedule: list[np.ndarray]) -> Iterator[tuple[np.nda
 
 
 class _Restriction:
-    """While training, the vocabulary entries in `blocked` get a logit of -inf: the softmax of
-    the loss runs over the others only (which get the same form of gradient; the blocked ones
-    get none). A label id that turns up in a batch is unblocked before that batch runs."""
+    """While training, the logits of the vocabulary entries in `blocked` are multiplied by
+    `alpha` (FedRS): their share of the softmax, and the gradient that trains them down,
+    shrinks (alpha 0: a logit of 0 and no gradient). A label id that turns up in a batch is
+    unblocked before that batch runs."""
 
-    def __init__(self, model: torch.nn.Module, blocked: set[int]):
+    def __init__(self, model: torch.nn.Module, blocked: set[int], alpha: float):
         head = model.get_output_embeddings()
         if head is None:
-            raise ValueError("train.restricted_softmax: the model has no output embedding to restrict")
+            raise ValueError("train.fedrs_alpha: the model has no output embedding to restrict")
+        self.alpha = alpha
         self.blocked = set(blocked)
-        self._mask: torch.Tensor | None = None
+        self._scale: torch.Tensor | None = None
         self._handle = head.register_forward_hook(self._hook)
 
     def allow(self, labels: torch.Tensor) -> None:
         seen = self.blocked.intersection(labels[labels >= 0].unique().tolist())
         if seen:
             self.blocked -= seen
-            self._mask = None
+            self._scale = None
 
     def _hook(self, module, inputs, logits: torch.Tensor) -> torch.Tensor:
         size = logits.shape[-1]
-        if self._mask is None or self._mask.shape[0] != size or self._mask.device != logits.device:
-            mask = torch.zeros(size)
-            mask[[i for i in self.blocked if i < size]] = -math.inf
-            self._mask = mask.to(logits.device)
-        return logits + self._mask.to(logits.dtype)
+        if self._scale is None or self._scale.shape[0] != size or self._scale.device != logits.device:
+            scale = torch.ones(size)
+            scale[[i for i in self.blocked if i < size]] = self.alpha
+            self._scale = scale.to(logits.device)
+        return logits * self._scale.to(logits.dtype)
 
     def remove(self) -> None:
         self._handle.remove()
@@ -234,8 +237,10 @@ class Client:
         ws.model.train()
         losses = []
         restriction = None
-        if training.restricted_softmax:
-            restriction = _Restriction(ws.model, set(ws.new_tokens) - self.vocabulary(ws))
+        if training.fedrs_alpha < 1:
+            restriction = _Restriction(
+                ws.model, set(ws.new_tokens) - self.vocabulary(ws), training.fedrs_alpha
+            )
         try:
             for step, (rows, batch) in enumerate(_batches(ws, schedule)):
                 if training.lr_schedule != "constant":

@@ -44,6 +44,8 @@ def test_resolved_config_round_trips_through_toml(tmp_path):
             "train.lr_schedule = 'linear' is not supported; choose one of: constant, cosine",
         ),
         ("train.lr_final=1.5", "train.lr_final = 1.5: a fraction of train.lr, at most 1"),
+        ("train.fedrs_alpha=2", "train.fedrs_alpha = 2.0: between 0 and 1 (1 = off)"),
+        ("train.fedrs_alpha=-0.5", "train.fedrs_alpha = -0.5: must be 0 or more"),
     ],
 )
 def test_bad_values_name_the_key_value_and_allowed(override, message):

@@ -1,5 +1,5 @@
-"""Restricted softmax (after FedRS): a client's local loss never trains down the new-script
-characters of transcriptions it does not hold."""
+"""Restricted softmax (FedRS): a client's local loss trains down less (alpha 0: not at all)
+the new-script characters of transcriptions it does not hold."""
 
 import dataclasses
 
@@ -30,7 +30,7 @@ def su_cfg():
             "lora.trainable_tokens=new",
             "train.local_steps=2",
             "train.batch_size=4",
-            "train.restricted_softmax=true",
+            "train.fedrs_alpha=0",
         ],
     )
     return runner.setup(cfg), cfg
@@ -48,9 +48,9 @@ def test_a_client_leaves_the_output_rows_of_characters_it_lacks_untouched(su_cfg
     assert su.ws.new_tokens == frozenset(ids)
     start = su.ws.slots.read()
     training = runner.local_training(cfg)
-    assert training.restricted_softmax
+    assert training.fedrs_alpha == 0
 
-    plain = greek.fit(su.ws, start, 1, dataclasses.replace(training, restricted_softmax=False))
+    plain = greek.fit(su.ws, start, 1, dataclasses.replace(training, fedrs_alpha=1.0))
     assert plain.tensors[OUTPUT_ROWS][lacking].abs().sum() > 0  # the full softmax pushes them down
 
     restricted = greek.fit(su.ws, start, 1, training)
@@ -59,10 +59,30 @@ def test_a_client_leaves_the_output_rows_of_characters_it_lacks_untouched(su_cfg
     assert rows[held].abs().sum() > 0
     assert np.isfinite(restricted.metrics["train_loss"])
 
-    # the restriction ends with the fit: evaluation sees every logit
-    batch = su.backend.training_batch(su.ws.data, greek.shard[:2])
+    # the restriction ends with the fit: evaluation sees the model's own logits
+    assert not su.ws.model.get_output_embeddings()._forward_hooks
+
+
+def test_fedrs_scales_the_logits_of_the_lacking_characters_by_alpha(su_cfg):
+    from clients.client import _Restriction
+
+    su, _ = su_cfg
+    blocked = {int(i) for i in sorted(su.ws.new_tokens)[:10]}
+    batch = su.backend.training_batch(su.ws.data, su.clients[0].shard[:2])
     with torch.no_grad():
-        assert torch.isfinite(su.ws.model(**batch).logits).all()
+        plain = su.ws.model(**batch).logits
+        restriction = _Restriction(su.ws.model, blocked | {int(batch["labels"][0, 0])}, 0.5)
+        restriction.allow(batch["labels"])  # a label in the batch is never scaled
+        scaled = su.ws.model(**batch).logits
+        restriction.remove()
+        again = su.ws.model(**batch).logits
+    labels = batch["labels"]
+    cols = sorted(blocked - set(labels[labels >= 0].tolist()))
+    assert cols
+    others = [i for i in range(plain.shape[-1]) if i not in cols]
+    torch.testing.assert_close(scaled[..., cols], 0.5 * plain[..., cols])
+    assert torch.equal(scaled[..., others], plain[..., others])
+    assert torch.equal(again, plain)
 
 
 def test_a_backend_without_a_text_to_vocabulary_map_is_refused_by_name():
@@ -75,7 +95,5 @@ def test_a_backend_without_a_text_to_vocabulary_map_is_refused_by_name():
         name="paddleocr-vl", known_scripts=frozenset, token_ids=lambda t: Backend.token_ids(backend, t)
     )
     pool = SimpleNamespace(texts=["Привет"], languages=["ru"])
-    with pytest.raises(
-        ConfigError, match="train.restricted_softmax: the paddleocr-vl backend cannot map text"
-    ):
+    with pytest.raises(ConfigError, match="train.fedrs_alpha: the paddleocr-vl backend cannot map text"):
         runner.new_script_ids(backend, pool)
