@@ -215,7 +215,11 @@ def _coerce(key: str, value, kind):
     origin = typing.get_origin(kind)
     if origin is list:
         if isinstance(value, str):
-            value = [v for v in (s.strip() for s in value.split(",")) if v]
+            # `a,b` from the command line; `[a, b]` too (bare words in brackets are not TOML)
+            text = value.strip()
+            if text.startswith("[") and text.endswith("]"):
+                text = text[1:-1]
+            value = [v for v in (s.strip().strip("'\"") for s in text.split(",")) if v]
         if not isinstance(value, list):
             raise ConfigError(f"{key} = {value!r}: expected a list")
         (item,) = typing.get_args(kind) or (str,)

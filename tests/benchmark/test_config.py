@@ -11,6 +11,14 @@ def test_presets_load_and_overrides_apply():
     assert load_config().name == "default"
 
 
+@pytest.mark.parametrize(
+    "value", ["centralised,local-only", "[centralised, local-only]", "[centralised,'local-only']"]
+)
+def test_list_overrides_take_bare_words_with_or_without_brackets(value):
+    assert load_config("smoke", None, [f"baselines={value}"]).baselines == ["centralised", "local-only"]
+    assert load_config("smoke", None, ["baselines="]).baselines == []
+
+
 @pytest.mark.parametrize("path", sorted(PRESET_DIR.glob("*.toml")), ids=lambda p: p.stem)
 def test_every_shipped_preset_validates(path):
     assert load_config(path.stem).name == path.stem
