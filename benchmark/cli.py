@@ -88,7 +88,9 @@ def _cmd_perf(args) -> int:
     if (out / "perf.json").exists():
         raise FileExistsError(f"{out} already holds perf figures; choose another --out")
     memory = tuple(int(n) for n in args.memory.split(",") if n.strip()) if args.memory else ()
-    figures = measure(cfg, out, naive=not args.no_naive, memory=memory, cache_rounds=args.cache_rounds)
+    figures = measure(
+        cfg, out, naive=not args.no_naive, memory=memory, cache_rounds=args.cache_rounds, repeats=args.repeats
+    )
     text = summary(figures)
     (out / "perf.txt").write_text(text + "\n", encoding="utf-8")
     print(text)
@@ -146,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--cache-rounds", type=int, default=3, help="rounds of the feature-cache comparison (default 3)"
+    )
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="runs of the engine and of the naive arm, in turn, for the ratio's median and range (default 3)",
     )
     p.set_defaults(func=_cmd_perf)
 

@@ -11,6 +11,9 @@ Every arm runs the same config on the same data, in this process:
                     Hugging Face `Trainer` created and run on the same batches with the same
                     seed. Sampling, aggregation and evaluation are the engine's.
 
+The engine and the naive arm then run `repeats - 1` more times each, in turn, over the config's
+rounds: the ratio is reported as the median and range of the pairs.
+
 Also measured: the GEMM peak of this device (the largest square matmul rate), the FLOPs of a
 training round (counted by torch's FlopCounterMode on a replay of round 1), and peak RSS
 against the number of simulated clients (child processes, 10 clients sampled per round).
@@ -353,8 +356,11 @@ def measure(
     naive: bool = True,
     memory: tuple[int, ...] = (10, 100, 1000),
     cache_rounds: int = 3,
+    repeats: int = 3,
 ) -> dict:
-    """Run every arm and return the figures (also written to out/perf.json)."""
+    """Run every arm and return the figures (also written to out/perf.json). With `repeats` > 1
+    the engine and the naive arm run that many times each over the config's rounds, one after
+    the other in turn, so that the ratio's spread on this machine is measured too."""
     from benchmark.backends.base import resolve_device, resolve_precision
 
     if naive and (cfg.train.lr_schedule != "constant" or cfg.train.fedrs_alpha < 1):
@@ -362,6 +368,8 @@ def measure(
             "fedocr perf: the naive baseline's Trainer steps at a constant lr with the full softmax: set "
             "train.lr_schedule = 'constant' and train.fedrs_alpha = 1 (or measure without it)"
         )
+    if repeats < 1:
+        raise ConfigError(f"fedocr perf: --repeats {repeats}: expected at least 1")
     if cfg.model.threads:
         torch.set_num_threads(cfg.model.threads)
     out.mkdir(parents=True, exist_ok=True)
@@ -392,14 +400,32 @@ def measure(
             holder["engine"] = NaiveClients(c, su)
             return holder["engine"]
 
-        figures["naive"] = run_arm(
-            _with(cfg, **{"train.feature_cache": "off"}), out / "naive", engine=naive_engine
-        )
+        naive_cfg = _with(cfg, **{"train.feature_cache": "off"})
+        figures["naive"] = run_arm(naive_cfg, out / "naive", engine=naive_engine)
         figures["naive"]["train_split"] = {k: round(v, 2) for k, v in holder["engine"].split.items()}
         final = f"global_round_{cfg.federation.rounds}"
         figures["naive_adapter_max_abs_diff"] = adapter_difference(
             out / "engine" / "adapters" / final, out / "naive" / "adapters" / final
         )
+        r = cfg.federation.rounds
+        pairs = [(figures["engine"], figures["naive"])]
+        for k in range(2, repeats + 1):
+            _say(f"repeat {k} of {repeats}: engine, then naive, {r} round(s)")
+            again = run_arm(cfg, out / f"engine_repeat{k}")
+            pairs.append((again, run_arm(naive_cfg, out / f"naive_repeat{k}", engine=naive_engine)))
+            figures["naive_adapter_max_abs_diff"] = max(
+                figures["naive_adapter_max_abs_diff"],
+                adapter_difference(
+                    out / "engine" / "adapters" / final, out / f"engine_repeat{k}" / "adapters" / final
+                ),
+                adapter_difference(
+                    out / "engine" / "adapters" / final, out / f"naive_repeat{k}" / "adapters" / final
+                ),
+            )
+        figures["naive_repeats"] = [
+            {"engine": round(_round_seconds(e, r), 2), "naive": round(_round_seconds(n, r), 2)}
+            for e, n in pairs
+        ]
     _say("counting round 1's training FLOPs (replay)")
     figures["flops"] = count_round_flops(cfg)
     figures["peak_rss_mb"] = round(peak_rss_mb(), 1)
@@ -470,6 +496,16 @@ def summary(f: dict) -> str:
             f"  adapter after round {r}: max |diff| {f['naive_adapter_max_abs_diff']:.2e}; CER "
             + _cer_pair(eng["cer"][r], nv["cer"][r]),
         ]
+        pairs = f.get("naive_repeats", [])
+        if len(pairs) > 1:
+            ratios = sorted(p["naive"] / p["engine"] for p in pairs)
+            out.append(
+                f"  {len(pairs)} runs of each, in turn, rounds 0-{r} (s): engine "
+                + " ".join(f"{p['engine']:.1f}" for p in pairs)
+                + ", naive "
+                + " ".join(f"{p['naive']:.1f}" for p in pairs)
+                + f" -> median {float(np.median(ratios)):.2f}x (range {ratios[0]:.2f}-{ratios[-1]:.2f}x)"
+            )
     if f["memory"]:
         out += ["", "peak RSS against simulated clients (10 sampled per round, 3 rounds):"]
         for m in f["memory"]:
