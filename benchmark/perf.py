@@ -413,15 +413,9 @@ def measure(
             _say(f"repeat {k} of {repeats}: engine, then naive, {r} round(s)")
             again = run_arm(cfg, out / f"engine_repeat{k}")
             pairs.append((again, run_arm(naive_cfg, out / f"naive_repeat{k}", engine=naive_engine)))
-            figures["naive_adapter_max_abs_diff"] = max(
-                figures["naive_adapter_max_abs_diff"],
-                adapter_difference(
-                    out / "engine" / "adapters" / final, out / f"engine_repeat{k}" / "adapters" / final
-                ),
-                adapter_difference(
-                    out / "engine" / "adapters" / final, out / f"naive_repeat{k}" / "adapters" / final
-                ),
-            )
+            for arm in (f"engine_repeat{k}", f"naive_repeat{k}"):
+                diff = adapter_difference(out / "engine" / "adapters" / final, out / arm / "adapters" / final)
+                figures["naive_adapter_max_abs_diff"] = max(figures["naive_adapter_max_abs_diff"], diff)
         figures["naive_repeats"] = [
             {"engine": round(_round_seconds(e, r), 2), "naive": round(_round_seconds(n, r), 2)}
             for e, n in pairs
