@@ -111,6 +111,9 @@ class TrainConfig:
     # the new-script characters its own transcriptions never use, so that a client without,
     # say, Russian lines trains the Cyrillic letters down less (0: not at all). 1 = off.
     fedrs_alpha: float = 1.0
+    # FedProx: (prox_mu / 2) * ||w - w_start||^2 over the trained adapter tensors is added to
+    # each client's local loss, pulling it towards the adapter it started the round from. 0 = off.
+    prox_mu: float = 0.0
     # Batches of lines of similar length (less padding): each pass over a client's shard is
     # shuffled, sorted by length within windows of 8 batches, and the batches shuffled.
     length_buckets: bool = True
@@ -203,6 +206,7 @@ NON_NEGATIVE = {
     "train.max_grad_norm",
     "train.lr_final",
     "train.fedrs_alpha",
+    "train.prox_mu",
     "train.feature_cache_mb",
     "lora.dropout",
     "flower.num_gpus_per_client",

@@ -130,8 +130,11 @@ class NaiveClients:
         from clients.lora_tensors import LORA_A, LORA_B
         from tasks.sources import build_datasets
 
-        if su.strategy.trains != frozenset({LORA_A, LORA_B}):
-            raise ValueError("the naive baseline trains both LoRA factors: use a strategy that does (fedavg)")
+        if su.strategy.trains != frozenset({LORA_A, LORA_B}) or su.strategy.name == "scaffold":
+            raise ValueError(
+                "the naive baseline trains both LoRA factors with plain gradients: use a strategy "
+                f"that does (fedavg), not {su.strategy.name}"
+            )
         self.cfg, self.su = cfg, su
         self.pool, _ = build_datasets(cfg.data)  # the dataset on disk, as a client would load it
         self.tokens = new_token_ids(su.backend, su.ws.data) if cfg.lora.trainable_tokens == "new" else None
@@ -235,7 +238,10 @@ def count_round_flops(cfg: RunConfig) -> dict:
     sampler = np.random.default_rng([cfg.seed, 2])
     state = RunState(0, su.ws.slots.read(), sampler.bit_generator.state)
     per_round = cfg.federation.clients_per_round or len(su.clients)
-    jobs = [client_job(cfg, state, cid, 1, 1) for cid in sample_clients(sampler, len(su.clients), per_round)]
+    jobs = [
+        client_job(cfg, state, cid, 1, 1, su.strategy)
+        for cid in sample_clients(sampler, len(su.clients), per_round)
+    ]
     training = local_training(cfg)
     counter = FlopCounterMode(display=False)
     lines = 0
@@ -363,10 +369,16 @@ def measure(
     the other in turn, so that the ratio's spread on this machine is measured too."""
     from benchmark.backends.base import resolve_device, resolve_precision
 
-    if naive and (cfg.train.lr_schedule != "constant" or cfg.train.fedrs_alpha < 1):
+    if naive and (cfg.train.lr_schedule != "constant" or cfg.train.fedrs_alpha < 1 or cfg.train.prox_mu > 0):
         raise ConfigError(
-            "fedocr perf: the naive baseline's Trainer steps at a constant lr with the full softmax: set "
-            "train.lr_schedule = 'constant' and train.fedrs_alpha = 1 (or measure without it)"
+            "fedocr perf: the naive baseline's Trainer steps at a constant lr on the plain loss with the "
+            "full softmax: set train.lr_schedule = 'constant', train.fedrs_alpha = 1 and "
+            "train.prox_mu = 0 (or measure without it)"
+        )
+    if naive and cfg.federation.strategy == "scaffold":
+        raise ConfigError(
+            "fedocr perf: the naive baseline's Trainer takes plain optimiser steps, without scaffold's "
+            "correction: measure another strategy (or without the naive arm)"
         )
     if repeats < 1:
         raise ConfigError(f"fedocr perf: --repeats {repeats}: expected at least 1")

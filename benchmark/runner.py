@@ -296,6 +296,8 @@ class ClientJob:
     # The frozen-weight change so far (fedex-lora, flora). The in-process model already has it;
     # a client process with its own model copy adds whatever it has not added yet.
     base_delta: Mapping[str, torch.Tensor] = field(default_factory=dict)
+    # SCAFFOLD: c - c_i per trained adapter tensor, added to every local gradient; None = none
+    correction: Mapping[str, torch.Tensor] | None = None
 
 
 # Trains the jobs' clients, wherever they live; one reply per job, in order: the client's
@@ -316,6 +318,7 @@ def local_training(cfg: RunConfig) -> LocalTraining:
         t.lr_final,
         cfg.federation.rounds,
         t.fedrs_alpha,
+        t.prox_mu,
     )
 
 
@@ -325,7 +328,7 @@ def train_client(
     """Client side of a round: run one job. A failing client reports why; it never raises,
     so that one client cannot take the round (or a Flower worker) down."""
     try:
-        return client.fit(ws, job.start, job.round, training, job.faults, trains, job.rank)
+        return client.fit(ws, job.start, job.round, training, job.faults, trains, job.rank, job.correction)
     except Exception as err:
         return str(err)
 
@@ -454,8 +457,16 @@ def sample_clients(sampler: np.random.Generator, num_clients: int, per_round: in
     return sorted(sampler.choice(num_clients, size=per_round, replace=False).tolist())
 
 
-def client_job(cfg: RunConfig, state: RunState, client_id: int, round_num: int, attempt: int) -> ClientJob:
-    """Server side: the work order of one sampled client."""
+def client_job(
+    cfg: RunConfig,
+    state: RunState,
+    client_id: int,
+    round_num: int,
+    attempt: int,
+    strategy: Strategy | None = None,
+) -> ClientJob:
+    """Server side: the work order of one sampled client (with `strategy`'s gradient
+    correction, for scaffold)."""
     rank = client_rank(cfg.strategy.client_ranks, client_id, cfg.lora.r)
     # The client's starting point: the global adapter, its own kept tensors (fedsa-lora),
     # and zeros beyond its rank (a rank-r client trains only the first r rows/columns).
@@ -463,7 +474,8 @@ def client_job(cfg: RunConfig, state: RunState, client_id: int, round_num: int, 
         slice_to_rank({**state.global_adapter, **state.client_states.get(client_id, {})}, rank), cfg.lora.r
     )
     plan = draw_faults(cfg.faults, cfg.seed, round_num, client_id, cfg.train.local_steps, attempt)
-    return ClientJob(client_id, round_num, attempt, rank, start, plan, state.base_delta)
+    correction = strategy.correction(client_id, start) if strategy is not None else None
+    return ClientJob(client_id, round_num, attempt, rank, start, plan, state.base_delta, correction)
 
 
 def screen_reply(
@@ -482,7 +494,7 @@ def screen_reply(
     if cfg.federation.round_deadline and simulated > cfg.federation.round_deadline:
         return None, faults, [{"client_id": cid, "attempt": attempt, "reason": "missed the round deadline"}]
     expected = trained_tensors(slice_to_rank(job.start, job.rank), trains)
-    problem = update_problem(reply, expected, cfg.federation.max_update_norm)
+    problem = update_problem(reply, expected, cfg.federation.max_update_norm, job.correction is not None)
     if problem:
         tqdm.write(f"round {job.round}: rejected client {cid}: {problem}", file=sys.stderr)
         return None, faults, [{"client_id": cid, "attempt": attempt, "reason": problem}]
@@ -509,7 +521,7 @@ def _federated_round(
     t_train = time.perf_counter()
     for attempt in range(1, fed.max_retries + 2):
         jobs = [
-            client_job(cfg, state, cid, round_num, attempt)
+            client_job(cfg, state, cid, round_num, attempt, strategy)
             for cid in sample_clients(sampler, num_clients, per_round)
         ]
         # A dropped-out client never answers, so it is never asked.

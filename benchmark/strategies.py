@@ -230,6 +230,11 @@ class Strategy:
     ) -> AggregateResult:
         raise NotImplementedError
 
+    def correction(self, client_id: int, start: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
+        """What the client adds to each local gradient (SCAFFOLD's c - c_i), keyed like the
+        tensors of `start` it trains; None: nothing (every rule but scaffold)."""
+        return None
+
     def state_dict(self) -> dict:
         return {}
 
@@ -309,6 +314,70 @@ class FedSaLora(FedAvg):
             for u in updates
         }
         return result
+
+
+class Scaffold(FedAvg):
+    """SCAFFOLD (Karimireddy et al., ICML 2020, arXiv 1910.06378): controlled averaging. The
+    server keeps a control variate c, each client its own c_i (both start at zero), one tensor
+    per adapter tensor. Each local step is the optimiser's step followed by
+    p <- p - lr * (c - c_i): the client's step moved towards the federation's mean step, so a
+    client with a skewed shard drifts less and tensors its own data hardly touch (say, another
+    script's token rows) move as the others' data move them. The client's new c_i is its mean
+    uncorrected step per unit of lr over the round (the paper's option II; with AdamW in the
+    units of Adam's normalised step, which keeps the correction on the scale of the step it
+    corrects); c <- c + sum_k (c_k,new - c_k,old) / num_clients, so that c stays the mean of
+    every client's c_i (clients not yet sampled count as zero). The adapter is averaged as in
+    FedAvg. The server holds one c_i per client that has trained: an adapter's worth of float32
+    each."""
+
+    name = "scaffold"
+
+    def __init__(self, cfg, num_clients, sample_rate):
+        super().__init__(cfg, num_clients, sample_rate)
+        self.control: dict[str, torch.Tensor] = {}  # c, float64
+        self.client_controls: dict[int, dict[str, torch.Tensor]] = {}  # c_i, float32
+
+    def correction(self, client_id, start):
+        own = self.client_controls.get(client_id, {})
+        out = {}
+        for name, t in trained_tensors(start, self.trains).items():
+            c = self.control.get(name, torch.zeros(t.shape, dtype=torch.float64))
+            out[name] = (c - own[name].double() if name in own else c).float()
+        return out
+
+    def aggregate(self, global_adapter, updates, round_num, scaling, rng):
+        expected = trained_tensors(global_adapter, self.trains)
+        for u in updates:
+            if sorted(u.controls) != sorted(expected):
+                raise ValueError(
+                    f"scaffold: client {u.client_id} sent control variates for {len(u.controls)} "
+                    f"tensors, expected the {len(expected)} trained adapter tensors"
+                )
+        result = super().aggregate(global_adapter, updates, round_num, scaling, rng)
+        for u in updates:
+            old = self.client_controls.get(u.client_id, {})
+            for name, new in u.controls.items():
+                delta = new.double() - old[name].double() if name in old else new.double()
+                self.control[name] = self.control.get(name, 0.0) + delta / self.num_clients
+            self.client_controls[u.client_id] = {n: t.float().clone() for n, t in u.controls.items()}
+        result.metrics["control_norm"] = math.sqrt(sum(float(c.pow(2).sum()) for c in self.control.values()))
+        return result
+
+    def state_dict(self):
+        return {
+            "control": {n: t.clone() for n, t in self.control.items()},
+            "client_controls": {
+                cid: {n: t.clone() for n, t in tensors.items()}
+                for cid, tensors in self.client_controls.items()
+            },
+        }
+
+    def load_state_dict(self, state):
+        self.control = {n: t.clone() for n, t in state["control"].items()}
+        self.client_controls = {
+            int(cid): {n: t.clone() for n, t in tensors.items()}
+            for cid, tensors in state["client_controls"].items()
+        }
 
 
 class FedAvgM(Strategy):
@@ -438,7 +507,19 @@ class DPFedAvg(Strategy):
 
 _CLASSES = {
     cls.name: cls
-    for cls in (FedAvg, FfaLora, FedExLora, FLoRA, FedSaLora, FedAvgM, FedAdam, Median, TrimmedMean, DPFedAvg)
+    for cls in (
+        FedAvg,
+        FfaLora,
+        FedExLora,
+        FLoRA,
+        FedSaLora,
+        Scaffold,
+        FedAvgM,
+        FedAdam,
+        Median,
+        TrimmedMean,
+        DPFedAvg,
+    )
 }
 STRATEGIES: tuple[str, ...] = tuple(_CLASSES)
 
@@ -463,8 +544,13 @@ def _config_problems(cfg: StrategyConfig) -> list[str]:
 def make_strategy(name: str, cfg: StrategyConfig, num_clients: int, sample_rate: float) -> Strategy:
     """The strategy `name`; `sample_rate` is the fraction of the `num_clients` sampled per round."""
     if name not in _CLASSES:
-        raise ValueError(f"unknown strategy {name!r}; available: {', '.join(STRATEGIES)}")
+        hint = (
+            " (FedProx is a client-side term: train.prox_mu, with any strategy)" if name == "fedprox" else ""
+        )
+        raise ValueError(f"unknown strategy {name!r}; available: {', '.join(STRATEGIES)}{hint}")
     problems = _config_problems(cfg)
+    if name == Scaffold.name and cfg.client_ranks:
+        problems.append("strategy.client_ranks: scaffold needs every client at the adapter's full rank")
     if num_clients < 1 or not 0 < sample_rate <= 1:
         problems.append(f"need num_clients >= 1 and 0 < sample_rate <= 1, got {num_clients}, {sample_rate}")
     if problems:

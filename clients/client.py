@@ -1,7 +1,8 @@
 """The simulated client: local LoRA training on a private shard -> an `Update`.
 
-The `Update` is the privacy boundary: adapter tensors, an example count and whitelisted
-scalar metrics. It cannot carry images, text or per-sample data.
+The `Update` is the privacy boundary: adapter tensors, an example count, whitelisted scalar
+metrics and, for SCAFFOLD, the client's control variates (its mean gradient over the round,
+one tensor per adapter tensor). It cannot carry images, text or per-sample data.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class Update:
     tensors: Mapping[str, torch.Tensor]
     num_examples: int
     metrics: Mapping[str, float] = field(default_factory=dict)
+    # SCAFFOLD: the client's new control variate per trained adapter tensor (float32); else empty
+    controls: Mapping[str, torch.Tensor] = field(default_factory=dict)
 
     def __post_init__(self):
         if not isinstance(self.client_id, int) or isinstance(self.client_id, bool):
@@ -38,6 +41,9 @@ class Update:
         for name, tensor in self.tensors.items():
             if not isinstance(name, str) or not isinstance(tensor, torch.Tensor):
                 raise TypeError(f"Update.tensors[{name!r}] must be a torch.Tensor keyed by name")
+        for name, tensor in self.controls.items():
+            if not isinstance(name, str) or not isinstance(tensor, torch.Tensor):
+                raise TypeError(f"Update.controls[{name!r}] must be a torch.Tensor keyed by name")
         for key, value in self.metrics.items():
             if key not in UPDATE_METRICS:
                 raise ValueError(
@@ -48,9 +54,11 @@ class Update:
                 raise TypeError(f"Update metric {key!r} must be a number, got {type(value).__name__}")
         object.__setattr__(self, "tensors", MappingProxyType(dict(self.tensors)))
         object.__setattr__(self, "metrics", MappingProxyType(dict(self.metrics)))
+        object.__setattr__(self, "controls", MappingProxyType(dict(self.controls)))
 
     def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in self.tensors.values())
+        tensors = [*self.tensors.values(), *self.controls.values()]
+        return sum(t.numel() * t.element_size() for t in tensors)
 
 
 @dataclass
@@ -92,6 +100,10 @@ class LocalTraining:
     # multiplied by fedrs_alpha in the local loss, so the client trains the others' new
     # characters down less (0: not at all). 1 = off.
     fedrs_alpha: float = 1.0
+    # FedProx (Li et al., MLSys 2020): (prox_mu / 2) * ||w - w_start||^2 over the trained
+    # tensors is added to the local loss, pulling the client towards the adapter it started
+    # from. 0 = off.
+    prox_mu: float = 0.0
 
     def lr_at(self, round_num: int, step: int) -> float:
         """The learning rate of local step `step` (from 0) in round `round_num` (from 1)."""
@@ -211,6 +223,7 @@ class Client:
         faults: FaultPlan | None = None,
         trains: frozenset[str] = frozenset({LORA_A, LORA_B}),
         rank: int | None = None,
+        correction: Mapping[str, torch.Tensor] | None = None,
     ) -> Update:
         """Train the adapter `global_state` on this shard for `training.steps` steps.
 
@@ -219,12 +232,30 @@ class Client:
         beyond that rank (so those rows and columns get no gradient) and it sends the sliced
         factors. Batches and dropout are seeded by (seed, round, client): a rerun gives the
         same update.
+
+        With `correction` (SCAFFOLD's c - c_i per trained tensor), each local step is the
+        optimiser's step d followed by p <- p - lr * (c - c_i), and the update carries the
+        client's new control variate c_i: its mean uncorrected step per unit of learning rate,
+        mean(d / lr), over the round. With plain SGD, d / lr is the gradient and this is the
+        paper's algorithm (option II); with AdamW the control variates are in the units of
+        Adam's normalised step, so that the correction is on the scale of the step it corrects.
         """
         start = time.perf_counter()
         ws.slots.write(dict(global_state))
         rng = np.random.default_rng([self.seed, round_num, self.client_id])
         torch.manual_seed(int(rng.integers(2**31)))  # dropout in the base, reproducibly
-        params = [p for name, p in ws.slots.params.items() if lora_factor(name) in trains | {None}]
+        named = {name: p for name, p in ws.slots.params.items() if lora_factor(name) in trains | {None}}
+        params = list(named.values())
+        anchor = {name: p.detach().clone() for name, p in named.items()} if training.prox_mu > 0 else {}
+        step_sums = None
+        if correction is not None:
+            missing = sorted(named.keys() - correction.keys())
+            if missing:
+                raise ValueError(f"the SCAFFOLD correction lacks {missing[:3]}")
+            step_sums = {
+                name: torch.zeros(p.shape, dtype=torch.float32, device=p.device) for name, p in named.items()
+            }
+            correction = {name: correction[name].to(p.device, p.dtype) for name, p in named.items()}
         optimizer = torch.optim.AdamW(params, lr=training.lr, weight_decay=training.weight_decay)
         schedule = batch_schedule(
             rng,
@@ -254,11 +285,24 @@ class Client:
                     if ws.features is not None:
                         batch = ws.backend.with_features(batch, ws.features.outputs(rows))
                     loss = ws.model(**batch).loss
+                objective = loss
+                if anchor:
+                    proximal = sum((p - anchor[name]).float().pow(2).sum() for name, p in named.items())
+                    objective = loss + 0.5 * training.prox_mu * proximal
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                objective.backward()
                 if training.max_grad_norm > 0:
                     torch.nn.utils.clip_grad_norm_(params, training.max_grad_norm)
-                optimizer.step()
+                if step_sums is None:
+                    optimizer.step()
+                else:
+                    before = [p.detach().clone() for p in params]
+                    optimizer.step()
+                    lr = optimizer.param_groups[0]["lr"]
+                    with torch.no_grad():
+                        for (name, p), old in zip(named.items(), before):
+                            step_sums[name] += (old - p).float() / lr
+                            p -= lr * correction[name]
                 losses.append(loss.item())
         finally:
             ws.model.eval()
@@ -266,6 +310,9 @@ class Client:
                 restriction.remove()
         mean_loss = float(np.mean(losses)) if losses else math.nan
         tensors = trained_tensors(ws.slots.read(), trains)
+        controls = {}
+        if step_sums is not None:
+            controls = {name: (d / max(len(losses), 1)).cpu() for name, d in step_sums.items()}
         if rank is not None:
             tensors = {name: t.clone() for name, t in slice_to_rank(tensors, rank).items()}
         if faults is not None and faults.nan:
@@ -280,4 +327,5 @@ class Client:
                 "local_steps": training.steps,
                 "seconds": time.perf_counter() - start,
             },
+            controls=controls,
         )

@@ -2,9 +2,10 @@
 
 A train message carries one `ClientJob` (runner.py): the run config as TOML (so every
 ClientApp builds the same model, data and partition as the server), the adapter the client
-starts from, its rank and injected faults, and for fedex-lora / flora the frozen-weight
-change so far. The reply carries the client's `Update` (adapter tensors, example count,
-whitelisted scalars) or a line saying why there is none. Tensors travel as float32 (numpy
+starts from, its rank and injected faults, for fedex-lora / flora the frozen-weight change
+so far, and for scaffold the gradient correction c - c_i. The reply carries the client's
+`Update` (adapter tensors, example count, whitelisted scalars, scaffold's control variates)
+or a line saying why there is none. Tensors travel as float32 (numpy
 has no bfloat16) and are cast back to the global adapter's dtype on arrival, which is
 lossless for float32, float16 and bfloat16 models.
 """
@@ -79,6 +80,8 @@ def job_message_content(job: ClientJob, config_toml: str) -> RecordDict:
     )
     if job.base_delta:
         content["base-delta"] = tensors_to_record(job.base_delta)
+    if job.correction is not None:
+        content["correction"] = tensors_to_record(job.correction)
     return content
 
 
@@ -101,6 +104,7 @@ def job_from_content(content: RecordDict, like: Mapping[str, torch.Tensor]) -> C
         # Dropout and slowdown are the server's business: a dropped client is never asked.
         faults=FaultPlan(crash_at_step=None if crash < 0 else crash, nan=bool(config["nan"])),
         base_delta=base_delta,
+        correction=record_to_tensors(content["correction"]) if "correction" in content else None,
     )
 
 
@@ -112,7 +116,10 @@ def reply_content(reply: Update | str, client_id: int) -> RecordDict:
         return RecordDict({"metrics": MetricRecord(metrics), "error": ConfigRecord({"detail": reply})})
     metrics = {"client-id": reply.client_id, "failed": 0, "num-examples": reply.num_examples}
     metrics |= {key: reply.metrics[key] for key in sorted(UPDATE_METRICS) if key in reply.metrics}
-    return RecordDict({"arrays": tensors_to_record(reply.tensors), "metrics": MetricRecord(metrics)})
+    content = RecordDict({"arrays": tensors_to_record(reply.tensors), "metrics": MetricRecord(metrics)})
+    if reply.controls:
+        content["controls"] = tensors_to_record(reply.controls)
+    return content
 
 
 def update_from_content(content: RecordDict, job: ClientJob) -> Update | str:
@@ -127,4 +134,5 @@ def update_from_content(content: RecordDict, job: ClientJob) -> Update | str:
         tensors=record_to_tensors(content["arrays"], job.start),
         num_examples=int(metrics["num-examples"]),
         metrics={key: metrics[key] for key in UPDATE_METRICS if key in metrics},
+        controls=record_to_tensors(content["controls"]) if "controls" in content else {},
     )

@@ -117,3 +117,33 @@ def test_loopback_deployment_runs_a_round_and_stops_every_process_it_started(tmp
         assert (run_dir / name).exists(), name
     assert len(list((run_dir / "test_images").glob("*.png"))) == 16
     assert json.loads((run_dir / "run.json").read_text())["engine"]["launcher"] == "flwr run"
+
+
+def test_messages_carry_scaffold_corrections_and_control_variates():
+    from benchmark.flower.task import (
+        job_from_content,
+        job_message_content,
+        reply_content,
+        update_from_content,
+    )
+    from clients.client import Update
+    from clients.faults import FaultPlan
+
+    start = {"m.lora_A.weight": torch.randn(2, 3), "m.lora_B.weight": torch.randn(4, 2)}
+    correction = {n: torch.randn_like(t) for n, t in start.items()}
+    job = runner.ClientJob(3, 2, 1, 2, start, FaultPlan(), correction=correction)
+    got = job_from_content(job_message_content(job, "name = 'x'"), start)
+    assert all(torch.equal(got.correction[n], t) for n, t in correction.items())
+    assert (
+        job_from_content(
+            job_message_content(runner.ClientJob(3, 2, 1, 2, start, FaultPlan()), ""), start
+        ).correction
+        is None
+    )
+
+    controls = {n: torch.randn_like(t) for n, t in start.items()}
+    update = Update(3, start, 7, {"train_loss": 1.5}, controls=controls)
+    back = update_from_content(reply_content(update, 3), job)
+    assert all(torch.equal(back.controls[n], t) for n, t in controls.items())
+    assert all(torch.equal(back.tensors[n], t) for n, t in start.items())
+    assert dict(update_from_content(reply_content(Update(3, start, 7), 3), job).controls) == {}

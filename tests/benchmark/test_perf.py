@@ -171,9 +171,17 @@ def test_trainable_tokens_train_new_script_rows_and_reload(tmp_path):
     assert [" ".join(p.split()) for p in predictions] == [r["prediction"] for r in written]
 
 
-@pytest.mark.parametrize("setting", ["train.lr_schedule=cosine", "train.fedrs_alpha=0.5"])
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "train.lr_schedule=cosine",
+        "train.fedrs_alpha=0.5",
+        "train.prox_mu=0.1",
+        "federation.strategy=scaffold",
+    ],
+)
 def test_perf_refuses_what_its_naive_trainer_cannot_replay_before_any_work(tmp_path, setting):
-    with pytest.raises(ConfigError, match="naive baseline's Trainer steps at a constant lr"):
+    with pytest.raises(ConfigError, match="naive baseline's Trainer (steps at a constant lr|takes plain)"):
         measure(_config(setting), tmp_path / "perf", naive=True)
     assert not (tmp_path / "perf").exists()
 

@@ -356,12 +356,48 @@ def test_fedadam_two_rounds_by_hand():
     torch.testing.assert_close(g2["w"], torch.tensor(expected))
 
 
-@pytest.mark.parametrize("name", ["fedavgm", "fedadam", "dp-fedavg"])
+def _with_controls(update, rng):
+    return Update(
+        update.client_id,
+        update.tensors,
+        update.num_examples,
+        controls={n: _tensor(rng, *t.shape) for n, t in update.tensors.items()},
+    )
+
+
+def test_scaffold_two_rounds_by_hand():
+    old = {"w": torch.tensor([1.0, -1.0])}
+    strategy = make_strategy("scaffold", StrategyConfig(), 4, 0.5)
+    assert torch.equal(strategy.correction(3, old)["w"], torch.zeros(2))  # c and c_i start at zero
+    round1 = [
+        Update(0, {"w": torch.tensor([2.0, 0.0])}, 1, controls={"w": torch.tensor([4.0, 0.0])}),
+        Update(2, {"w": torch.tensor([0.0, 2.0])}, 3, controls={"w": torch.tensor([0.0, 8.0])}),
+    ]
+    r1 = strategy.aggregate(old, round1, 1, 1.0, np.random.default_rng(0))
+    torch.testing.assert_close(r1.adapter["w"], torch.tensor([0.5, 1.5]))  # FedAvg by examples
+    # c = (c_0 + c_2) / 4 clients; each client's correction is c - c_i
+    torch.testing.assert_close(strategy.control["w"], torch.tensor([1.0, 2.0], dtype=torch.float64))
+    torch.testing.assert_close(strategy.correction(0, old)["w"], torch.tensor([-3.0, 2.0]))
+    torch.testing.assert_close(strategy.correction(1, old)["w"], torch.tensor([1.0, 2.0]))
+    assert r1.metrics["control_norm"] == pytest.approx(math.sqrt(5))
+    round2 = [Update(0, {"w": torch.tensor([1.0, 1.0])}, 1, controls={"w": torch.tensor([0.0, 4.0])})]
+    strategy.aggregate(r1.adapter, round2, 2, 1.0, np.random.default_rng(0))
+    # client 0's control moved by (-4, 4): c moves by a quarter of that
+    torch.testing.assert_close(strategy.control["w"], torch.tensor([0.0, 3.0], dtype=torch.float64))
+    torch.testing.assert_close(strategy.correction(0, old)["w"], torch.tensor([0.0, -1.0]))
+    with pytest.raises(ValueError, match="client 5 sent control variates for 0 tensors"):
+        strategy.aggregate(
+            r1.adapter, [Update(5, {"w": torch.zeros(2)}, 1)], 3, 1.0, np.random.default_rng(0)
+        )
+    torch.testing.assert_close(strategy.control["w"], torch.tensor([0.0, 3.0], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("name", ["fedavgm", "fedadam", "dp-fedavg", "scaffold"])
 def test_state_dict_round_trip_gives_the_identical_next_aggregate(name):
     rng = np.random.default_rng(0)
     old = _adapter(rng, 2, 3, 3)
-    round1 = [Update(k, _adapter(rng, 2, 3, 3), k + 1) for k in range(2)]
-    round2 = [Update(k, _adapter(rng, 2, 3, 3), k + 1) for k in range(2)]
+    round1 = [_with_controls(Update(k, _adapter(rng, 2, 3, 3), k + 1), rng) for k in range(2)]
+    round2 = [_with_controls(Update(k, _adapter(rng, 2, 3, 3), k + 1), rng) for k in range(2)]
     cfg = StrategyConfig(dp_clip=5.0, noise_multiplier=0.5)
     running = make_strategy(name, cfg, 4, 0.5)
     g1 = running.aggregate(old, round1, 1, 2.0, np.random.default_rng(1)).adapter
@@ -375,6 +411,11 @@ def test_state_dict_round_trip_gives_the_identical_next_aggregate(name):
     for n, t in expected.adapter.items():
         assert torch.equal(got.adapter[n], t)
     assert got.metrics == expected.metrics
+    for cid in range(3):
+        want, have = running.correction(cid, g1), resumed.correction(cid, g1)
+        assert (want is None) == (have is None)
+        if want is not None:
+            assert all(torch.equal(have[n], t) for n, t in want.items())
 
 
 # Robust aggregation.
@@ -513,13 +554,16 @@ def test_make_strategy_names_the_known_strategies_and_bad_settings():
         "fedex-lora",
         "flora",
         "fedsa-lora",
+        "scaffold",
         "fedavgm",
         "fedadam",
         "median",
         "trimmed-mean",
         "dp-fedavg",
     }
-    with pytest.raises(ValueError, match="unknown strategy 'fedprox'; available: fedavg, ffa-lora"):
+    with pytest.raises(ValueError, match="unknown strategy 'fedsgd'; available: fedavg, ffa-lora"):
+        make_strategy("fedsgd", StrategyConfig(), 4, 1.0)
+    with pytest.raises(ValueError, match="FedProx is a client-side term: train.prox_mu"):
         make_strategy("fedprox", StrategyConfig(), 4, 1.0)
     with pytest.raises(ValueError, match=r"strategy.trim_ratio must be in \[0, 0.5\), got 0.5"):
         make_strategy("trimmed-mean", StrategyConfig(trim_ratio=0.5), 4, 1.0)
