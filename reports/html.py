@@ -10,7 +10,16 @@ from html import escape
 from reports.gallery import char_diff_html, pick_samples
 from reports.plots import phases
 from reports.rundir import RunData
-from reports.summary import CLIENT_CER_METHODS, ROUND_EVENTS, describe_setup, pct
+from reports.summary import (
+    CLIENT_CER_METHODS,
+    INTERVAL_NOTE,
+    ROUND_EVENTS,
+    describe_setup,
+    forgetting_text,
+    pct,
+    pct_range,
+    ratio_text,
+)
 from tasks.languages import NORMALISATION_POLICIES, language_or_default
 
 CSS = """
@@ -82,7 +91,17 @@ def _change(base: float, final: float) -> str:
 def _languages_section(summary: dict, figures: dict[str, bytes | None]) -> str:
     languages = summary["languages"]
     tesseract = any("tesseract" in e for e in languages.values())
-    header = ["language", "script", "normalisation", "lines", "base CER", "best CER", "final CER", "change"]
+    header = [
+        "language",
+        "script",
+        "normalisation",
+        "lines",
+        "base CER",
+        "best CER",
+        "final CER",
+        "95% CI final",
+        "change",
+    ]
     rows = []
     for code, e in languages.items():
         base, best, final = e["base"], e["best"], e["final"]
@@ -95,6 +114,7 @@ def _languages_section(summary: dict, figures: dict[str, bytes | None]) -> str:
                 f"{pct(base['cer'])} (r{base['round']})",
                 f"{pct(best['cer'])} (r{best['round']})",
                 f"{pct(final['cer'])} (r{final['round']})",
+                pct_range(final.get("cer_ci95")),
                 _change(base["cer"], final["cer"]),
             ]
             + ([pct(e["tesseract"]["cer"]) if "tesseract" in e else "not measured"] if tesseract else [])
@@ -113,9 +133,10 @@ def _languages_section(summary: dict, figures: dict[str, bytes | None]) -> str:
     ]
     parts = [
         '<h2 id="languages">CER per language</h2>',
-        table(header + (["Tesseract CER"] if tesseract else []), rows, numeric={3, 4, 5, 6, 7, 8}),
+        table(header + (["Tesseract CER"] if tesseract else []), rows, numeric={3, 4, 5, 6, 7, 8, 9}),
         '<p class="note">Base = the first evaluated round (round 0: the base model with an empty '
-        "adapter). Best = the federated round (r) with the lowest corpus CER. Final = the last round.</p>",
+        "adapter). Best = the federated round (r) with the lowest corpus CER. Final = the last round. "
+        f"{escape(INTERVAL_NOTE)}</p>",
         _tesseract_note(summary["tesseract_notes"], tesseract),
         "<h3>All figures</h3>",
         table(
@@ -347,9 +368,9 @@ def _faults_section(summary: dict) -> str:
 def _baselines_section(summary: dict) -> str:
     parts = []
     if summary.get("forgetting_points"):
-        changes = ", ".join(f"{escape(c)} {v:+.1f} points" for c, v in summary["forgetting_points"].items())
         parts.append(
-            f"<p>Forgetting (final minus base CER on languages the base already read): {changes}.</p>"
+            "<p>Forgetting (final minus base CER on languages the base already read): "
+            f"{escape(forgetting_text(summary))}.</p>"
         )
     rows = []
     for code, row in (summary.get("baselines") or {}).items():
@@ -361,6 +382,7 @@ def _baselines_section(summary: dict) -> str:
                 pct(row["base"]),
                 pct(row["federated"]),
                 pct(row.get("centralised")),
+                ratio_text(row.get("federated / centralised")),
                 pct(row.get("local-only")),
                 spread,
             ]
@@ -372,9 +394,17 @@ def _baselines_section(summary: dict) -> str:
             "every client alone on its shard for its average federated share of the steps (pooled over clients; "
             "best / worst client).</p>",
             table(
-                ["language", "base", "federated", "centralised", "local-only", "best / worst client"],
+                [
+                    "language",
+                    "base",
+                    "federated",
+                    "centralised",
+                    "federated / centralised (95% CI)",
+                    "local-only",
+                    "best / worst client",
+                ],
                 rows,
-                numeric=range(1, 6),
+                numeric=range(1, 7),
             ),
         ]
     return "\n".join(parts)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reports.rundir import RunData
-from reports.summary import describe_setup, pct
+from reports.summary import INTERVAL_NOTE, describe_setup, forgetting_text, pct, pct_range, ratio_text
 from tasks.languages import NORMALISATION_POLICIES
 
 
@@ -16,16 +16,17 @@ def render_markdown(run: RunData, summary: dict) -> str:
         "",
         "## CER per language: base, best federated round, final",
         "",
-        "| language | lines | CER base | CER best (round) | CER final | change | mean line CER base | "
-        "mean line CER final | WER base | WER final | NED final |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| language | lines | CER base | CER best (round) | CER final | 95% CI final | change | "
+        "mean line CER base | mean line CER final | WER base | WER final | NED final |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for code, e in summary["languages"].items():
         a, best, b = e["base"], e["best"], e["final"]
         rel = (b["cer"] - a["cer"]) / a["cer"] if a["cer"] else 0.0
         lines.append(
             f"| {code} ({e['name']}) | {b.get('lines', '–')} | {pct(a['cer'])} | "
-            f"{pct(best['cer'])} ({best['round']}) | {pct(b['cer'])} | {100 * rel:+.0f}% | "
+            f"{pct(best['cer'])} ({best['round']}) | {pct(b['cer'])} | {pct_range(b.get('cer_ci95'))} | "
+            f"{100 * rel:+.0f}% | "
             f"{pct(a.get('mean_line_cer'))} | {pct(b.get('mean_line_cer'))} | {pct(a.get('wer'))} | "
             f"{pct(b.get('wer'))} | {pct(b.get('ned'))} |"
         )
@@ -34,7 +35,7 @@ def render_markdown(run: RunData, summary: dict) -> str:
         "CER = total character edits / total reference characters over the language's test "
         "lines (corpus CER). Mean line CER averages each line's CER (can exceed 100% when a model "
         "inserts text). WER is the word-level corpus rate; NED the mean per-line edit distance "
-        "over the longer string's length. Both sides are normalised first:",
+        "over the longer string's length. " + INTERVAL_NOTE + " Both sides are normalised first:",
         "",
     ]
     by_policy: dict[str, list[str]] = {}
@@ -97,8 +98,10 @@ def _shards_table(run: RunData) -> list[str]:
 def _baselines_table(summary: dict) -> list[str]:
     lines = []
     if summary.get("forgetting_points"):
-        changes = ", ".join(f"{c} {v:+.1f} points" for c, v in summary["forgetting_points"].items())
-        lines += ["", f"Forgetting (final minus base CER on languages the base already read): {changes}."]
+        lines += [
+            "",
+            f"Forgetting (final minus base CER on languages the base already read): {forgetting_text(summary)}.",
+        ]
     table = summary.get("baselines") or {}
     if not table:
         return lines
@@ -106,15 +109,16 @@ def _baselines_table(summary: dict) -> list[str]:
         "",
         "## Base, federated and baselines (final corpus CER)",
         "",
-        "| language | base | federated | centralised | local-only (pooled) | local-only best / worst client |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| language | base | federated | centralised | federated / centralised (95% CI) | local-only (pooled) "
+        "| local-only best / worst client |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for code, row in table.items():
         clients = list((row.get("local-only clients") or {}).values())
         spread = f"{pct(min(clients))} / {pct(max(clients))}" if clients else "–"
         lines.append(
             f"| {code} | {pct(row['base'])} | {pct(row['federated'])} | {pct(row.get('centralised'))} | "
-            f"{pct(row.get('local-only'))} | {spread} |"
+            f"{ratio_text(row.get('federated / centralised'))} | {pct(row.get('local-only'))} | {spread} |"
         )
     lines += [
         "",

@@ -1,7 +1,9 @@
 """The figures a report shows, taken from a run directory: summary.json and per_language.csv.
 
 Every number here is copied from metrics.jsonl or computed from its counts; nothing is
-re-scored, so the files agree with metrics.jsonl exactly.
+re-scored, so the files agree with metrics.jsonl exactly. The 95 % intervals beside them
+(`cer_ci95`, the federated/centralised ratio, forgetting) are bootstrap intervals over the
+test lines of predictions/round_<r>.jsonl (reports/uncertainty.py).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reports import uncertainty
 from reports.rundir import RunData
 from tasks.languages import NORMALISATION_POLICIES, language_or_default
 
@@ -202,9 +205,50 @@ def fault_log(run: RunData) -> list[dict]:
     return out
 
 
+def _line_counts(run: RunData, round_num: int) -> dict[str, dict[str, tuple[int, int]]]:
+    return uncertainty.line_counts(run.predictions(round_num))
+
+
+def add_intervals(run: RunData, table: dict[str, dict], baselines: dict[str, dict]) -> dict[str, list[float]]:
+    """Adds 95 % bootstrap intervals over the test lines: `cer_ci95` to the base and final
+    figures of `table`, and to `baselines` the federated/centralised ratio with its paired
+    interval; returns the paired interval of each forgetting figure (points of CER)."""
+    counts: dict[int, dict] = {}
+    for code, entry in table.items():
+        for stage in ("base", "final"):
+            r = entry[stage]["round"]
+            if r not in counts:
+                counts[r] = _line_counts(run, r)
+            interval = uncertainty.cer_interval(counts[r].get(code, {}))
+            if interval is not None:
+                entry[stage]["cer_ci95"] = list(interval)
+    base = counts.get(run.rounds[0]["round"]) or _line_counts(run, run.rounds[0]["round"])
+    final = counts.get(run.rounds[-1]["round"]) or _line_counts(run, run.rounds[-1]["round"])
+    if baselines:
+        from reports.rundir import RunDirError, read_run
+
+        try:
+            central = read_run(run.path / "baselines" / "centralised")
+            central_counts = _line_counts(central, central.rounds[-1]["round"])
+        except RunDirError:
+            central_counts = {}
+        for code, row in baselines.items():
+            ratio = uncertainty.ratio_interval(final.get(code, {}), central_counts.get(code, {}))
+            if ratio is not None:
+                row["federated / centralised"] = ratio
+    out = {}
+    for code in forgetting(run):
+        change = uncertainty.difference_interval(final.get(code, {}), base.get(code, {}))
+        if change is not None:
+            out[code] = change["ci"]
+    return out
+
+
 def build_summary(run: RunData, tesseract: dict | None = None) -> dict:
     """Everything summary.json holds; `tesseract` is {"languages": {code: figures}, "notes": [...]}."""
     table = language_table(run)
+    baselines = baseline_table(run)
+    forgetting_ci = add_intervals(run, table, baselines)
     for code, figures in ((tesseract or {}).get("languages") or {}).items():
         if code in table:
             table[code]["tesseract"] = figures
@@ -214,9 +258,10 @@ def build_summary(run: RunData, tesseract: dict | None = None) -> dict:
         "languages": table,
         "clients": client_cer(run),
         "rounds": round_log(run),
-        "baselines": baseline_table(run),
+        "baselines": baselines,
         "fault_log": fault_log(run),
         "forgetting_points": forgetting(run),
+        "forgetting_ci95": forgetting_ci,
         # None: not requested; a list: requested, with the reasons for any language left out.
         "tesseract_notes": None if tesseract is None else tesseract["notes"],
     }
@@ -271,3 +316,35 @@ def describe_setup(run: RunData) -> list[str]:
 
 def pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}%"
+
+
+def pct_range(interval: list[float] | None) -> str:
+    """A CER interval [0.49, 0.546] as "49.0-54.6%"."""
+    return "–" if not interval else f"{100 * interval[0]:.1f}-{100 * interval[1]:.1f}%"
+
+
+def ratio_text(entry: dict | None) -> str:
+    """{"ratio": 1.36, "ci": [1.26, 1.48]} as "1.36x (1.26-1.48)"."""
+    if not entry:
+        return "–"
+    return f"{entry['ratio']:.2f}x ({entry['ci'][0]:.2f}-{entry['ci'][1]:.2f})"
+
+
+def forgetting_text(summary: dict) -> str:
+    """ "en +1.5 points (95% CI +0.6 to +2.6)", one per language the base already read."""
+    intervals = summary.get("forgetting_ci95") or {}
+    out = []
+    for code, points in summary["forgetting_points"].items():
+        text = f"{code} {points:+.1f} points"
+        if code in intervals:
+            text += f" (95% CI {intervals[code][0]:+.1f} to {intervals[code][1]:+.1f})"
+        out.append(text)
+    return ", ".join(out)
+
+
+INTERVAL_NOTE = (
+    "95% CI: percentile bootstrap over the language's test lines (2000 resamples of the lines "
+    "with replacement); the federated/centralised ratio and forgetting resample the same lines "
+    "for both models (paired). They show how much the figure depends on which test lines were "
+    "drawn, not what another seed would give (run seeds and `fedocr compare` for that)."
+)

@@ -95,6 +95,11 @@ def test_baselines_run_beside_the_federated_run_and_reach_the_report(tmp_path):
     assert (out["local-only"] / "adapters" / "client_1_round_2" / "adapter_model.safetensors").exists()
     write_report(run_dir)
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert set(summary["baselines"]["fa"]) >= {"base", "federated", "centralised", "local-only"}
+    fa = summary["baselines"]["fa"]
+    assert set(fa) >= {"base", "federated", "centralised", "local-only"}
+    if fa["centralised"] > 0:  # the paired ratio is the ratio of the two CERs, inside its interval
+        ratio = fa["federated / centralised"]
+        assert ratio["ratio"] == pytest.approx(fa["federated"] / fa["centralised"])
+        assert ratio["ci"][0] <= ratio["ratio"] <= ratio["ci"][1]
     assert "## Base, federated and baselines" in (run_dir / "report.md").read_text()
     assert 'id="baselines"' in (run_dir / "report.html").read_text()
