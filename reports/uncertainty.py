@@ -58,58 +58,42 @@ def cer_interval(
         return _interval(edits[idx].sum(1) / chars[idx].sum(1), level)
 
 
-def _paired(
-    a: dict[str, tuple[int, int]], b: dict[str, tuple[int, int]]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Edits of a and of b and reference characters on the lines both scored (by id)."""
+Counts = dict[str, tuple[int, int]]
+
+
+def _paired(a: Counts, b: Counts, statistic, defined, key: str, resamples: int, level: float, seed: int):
+    """`statistic`(edits of a, edits of b, reference characters), summed over the lines both
+    scored (by id), and its paired bootstrap interval; None when they share no lines or
+    `defined` says the statistic is undefined on them."""
     shared = sorted(a.keys() & b.keys())
     if not shared:
         return None
     edits_a = np.array([a[i][0] for i in shared], dtype=np.float64)
     edits_b = np.array([b[i][0] for i in shared], dtype=np.float64)
     chars = np.array([a[i][1] for i in shared], dtype=np.float64)
-    return edits_a, edits_b, chars
-
-
-def ratio_interval(
-    a: dict[str, tuple[int, int]],
-    b: dict[str, tuple[int, int]],
-    resamples: int = RESAMPLES,
-    level: float = LEVEL,
-    seed: int = SEED,
-) -> dict | None:
-    """CER(a) / CER(b) on the lines both scored, with a paired bootstrap interval (the same
-    resampled lines for both). None when they share no lines or b makes no errors."""
-    paired = _paired(a, b)
-    if paired is None or paired[1].sum() == 0:
+    if not defined(edits_a.sum(), edits_b.sum(), chars.sum()):
         return None
-    edits_a, edits_b, _ = paired
-    idx = _indices(len(edits_a), resamples, seed)
+    idx = _indices(len(shared), resamples, seed)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = edits_a[idx].sum(1) / edits_b[idx].sum(1)
-    lo, hi = _interval(ratios, level)
-    return {"ratio": float(edits_a.sum() / edits_b.sum()), "ci": [lo, hi], "lines": len(edits_a)}
+        samples = statistic(edits_a[idx].sum(1), edits_b[idx].sum(1), chars[idx].sum(1))
+    lo, hi = _interval(samples, level)
+    point = statistic(edits_a.sum(), edits_b.sum(), chars.sum())
+    return {key: float(point), "ci": [lo, hi], "lines": len(shared)}
+
+
+def ratio_interval(a: Counts, b: Counts, resamples: int = RESAMPLES, level: float = LEVEL, seed: int = SEED):
+    """{"ratio": CER(a) / CER(b), "ci": [low, high], "lines": n} on the lines both scored, with
+    a paired bootstrap interval (the same resampled lines for both). None when they share no
+    lines or b makes no errors."""
+    return _paired(a, b, lambda ea, eb, _: ea / eb, lambda ea, eb, _: eb > 0, "ratio", resamples, level, seed)
 
 
 def difference_interval(
-    a: dict[str, tuple[int, int]],
-    b: dict[str, tuple[int, int]],
-    resamples: int = RESAMPLES,
-    level: float = LEVEL,
-    seed: int = SEED,
-) -> dict | None:
-    """CER(a) - CER(b) in points of CER on the lines both scored, with a paired bootstrap
-    interval. None when they share no lines or those lines have no reference characters."""
-    paired = _paired(a, b)
-    if paired is None or paired[2].sum() == 0:
-        return None
-    edits_a, edits_b, chars = paired
-    idx = _indices(len(chars), resamples, seed)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        diffs = 100 * (edits_a[idx].sum(1) - edits_b[idx].sum(1)) / chars[idx].sum(1)
-    lo, hi = _interval(diffs, level)
-    return {
-        "points": float(100 * (edits_a.sum() - edits_b.sum()) / chars.sum()),
-        "ci": [lo, hi],
-        "lines": len(chars),
-    }
+    a: Counts, b: Counts, resamples: int = RESAMPLES, level: float = LEVEL, seed: int = SEED
+):
+    """{"points": CER(a) - CER(b) in points of CER, "ci": [low, high], "lines": n} on the lines
+    both scored, with a paired bootstrap interval. None when they share no lines or those
+    lines have no reference characters."""
+    return _paired(
+        a, b, lambda ea, eb, c: 100 * (ea - eb) / c, lambda ea, eb, c: c > 0, "points", resamples, level, seed
+    )
