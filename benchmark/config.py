@@ -74,6 +74,10 @@ class PartitionConfig:
 class FederationConfig:
     rounds: int = 3
     clients_per_round: int = 0  # 0 = every client every round
+    # random: each round draws its clients afresh; cyclic: each cycle of ceil(clients /
+    # clients_per_round) rounds is a fresh permutation of the clients cut into rounds, so every
+    # client trains once per cycle (the last round of a cycle is topped up from its first).
+    sampling: str = "random"
     strategy: str = "fedavg"
     min_clients: int = 1  # valid updates needed for a round to count
     on_too_few: str = "skip"  # skip (keep the global adapter) | retry (sample again)
@@ -170,6 +174,7 @@ CHOICES = {
     "train.feature_cache": ("auto", "off"),
     "train.lr_schedule": ("constant", "cosine"),
     "federation.on_too_few": ("skip", "retry"),
+    "federation.sampling": ("random", "cyclic"),
     "model.device": ("auto", "cpu", "cuda"),
     "model.precision": ("auto", "bf16", "fp32"),
     "data.level": ("clean", "scanned", "degraded"),

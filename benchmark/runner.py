@@ -457,6 +457,20 @@ def sample_clients(sampler: np.random.Generator, num_clients: int, per_round: in
     return sorted(sampler.choice(num_clients, size=per_round, replace=False).tolist())
 
 
+def cyclic_clients(seed: int, round_num: int, num_clients: int, per_round: int) -> list[int]:
+    """The client ids of round `round_num` (from 1) under cyclic sampling: cycle c (rounds
+    c*R+1 .. c*R+R, R = ceil(num_clients / per_round)) is a permutation of the clients drawn
+    from (seed, c), cut into R rounds; the last round of a cycle, if short, is topped up with
+    the cycle's first clients. A function of the seed and the round only, so a resumed run
+    samples as the uninterrupted one."""
+    rounds_per_cycle = -(-num_clients // per_round)
+    cycle, slot = divmod(round_num - 1, rounds_per_cycle)
+    order = np.random.default_rng([seed, 4, cycle]).permutation(num_clients)
+    ids = order[slot * per_round : (slot + 1) * per_round].tolist()
+    ids += order[: per_round - len(ids)].tolist()
+    return sorted(ids)
+
+
 def client_job(
     cfg: RunConfig,
     state: RunState,
@@ -520,10 +534,11 @@ def _federated_round(
     faults, rejected, reports = [], [], []
     t_train = time.perf_counter()
     for attempt in range(1, fed.max_retries + 2):
-        jobs = [
-            client_job(cfg, state, cid, round_num, attempt, strategy)
-            for cid in sample_clients(sampler, num_clients, per_round)
-        ]
+        if fed.sampling == "cyclic" and attempt == 1:
+            ids = cyclic_clients(cfg.seed, round_num, num_clients, per_round)
+        else:  # random sampling, and every retry: drawn from the run's sampler stream
+            ids = sample_clients(sampler, num_clients, per_round)
+        jobs = [client_job(cfg, state, cid, round_num, attempt, strategy) for cid in ids]
         # A dropped-out client never answers, so it is never asked.
         live = [job for job in jobs if not job.faults.dropout]
         replies = dict(zip((job.client_id for job in live), fit_clients(live)))

@@ -180,3 +180,29 @@ def test_resume_needs_a_run_directory(tmp_path):
     proc.wait(timeout=120)
     err = (tmp_path / "log").read_text()
     assert proc.returncode == 2 and "has no config.toml" in err and "Traceback" not in err
+
+
+def test_cyclic_sampling_trains_every_client_once_per_cycle():
+    seen = [runner.cyclic_clients(7, r, 8, 4) for r in range(1, 7)]
+    for cycle in range(3):
+        first, second = seen[2 * cycle], seen[2 * cycle + 1]
+        assert sorted(first + second) == list(range(8))  # every client exactly once per cycle
+    assert seen[:2] != seen[2:4]  # each cycle is a fresh permutation
+    assert seen == [runner.cyclic_clients(7, r, 8, 4) for r in range(1, 7)]  # a function of seed and round
+    # 5 clients, 2 a round: cycles of 3 rounds; the short third round is topped up from the first
+    for cycle in range(4):
+        rounds = [runner.cyclic_clients(0, 3 * cycle + k, 5, 2) for k in (1, 2, 3)]
+        assert all(len(set(ids)) == 2 for ids in rounds)
+        assert set().union(*rounds) == set(range(5))
+    assert runner.cyclic_clients(0, 4, 3, 3) == [0, 1, 2]
+
+
+def test_a_cyclic_run_samples_the_cyclic_clients(tmp_path):
+    cfg = load_config(
+        "smoke",
+        None,
+        [*MICRO, "federation.rounds=2", "federation.clients_per_round=2", "federation.sampling=cyclic"],
+    )
+    rows = _metrics_without_timings(runner.run(cfg, tmp_path / "run"))
+    for row in rows[1:]:
+        assert [c["client_id"] for c in row["clients"]] == runner.cyclic_clients(cfg.seed, row["round"], 3, 2)
