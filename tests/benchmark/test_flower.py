@@ -86,6 +86,31 @@ def test_flower_simulation_trains_the_same_global_adapter_as_the_in_process_engi
     assert json.loads((flower / "run.json").read_text())["engine"]["name"] == "flower"
 
 
+def test_scaffold_and_fedprox_on_flower_match_the_in_process_engine(tmp_path):
+    # The correction travels in the train message and the control variates in the reply.
+    overrides = [
+        *MICRO,
+        "partition.num_clients=3",
+        "federation.clients_per_round=2",
+        "federation.rounds=2",
+        "federation.strategy=scaffold",
+        "train.prox_mu=0.1",
+    ]
+    reference = runner.run(load_config("smoke", None, overrides), tmp_path / "inprocess")
+    flower = runner.run(
+        load_config("smoke", None, [*overrides, "engine=flower", "flower.ray_num_cpus=1"]),
+        tmp_path / "flower",
+    )
+    for r in (1, 2):
+        name = f"adapters/global_round_{r}/adapter_model.safetensors"
+        a, b = load_file(reference / name), load_file(flower / name)
+        assert max(float((a[k] - b[k]).abs().max()) for k in a) <= 1e-5
+    want, got = runner.RunState.load(reference).strategy, runner.RunState.load(flower).strategy
+    assert sorted(got["client_controls"]) == sorted(want["client_controls"])
+    assert max(float((want["control"][k] - got["control"][k]).abs().max()) for k in want["control"]) <= 1e-5
+    assert any(float(c.abs().max()) > 0 for c in got["control"].values())
+
+
 def test_loopback_deployment_runs_a_round_and_stops_every_process_it_started(tmp_path):
     from benchmark.flower.loopback import flwr_run, loopback_federation
 
