@@ -552,13 +552,17 @@ def _federated_round(
             rejected += refused
             if update is not None:
                 accepted.append(update)
+        extra_down = {  # what a job carries beside the adapter (scaffold's correction)
+            job.client_id: sum(t.numel() * t.element_size() for t in (job.correction or {}).values())
+            for job in jobs
+        }
         reports += [
             {
                 "client_id": u.client_id,
                 "num_examples": u.num_examples,
                 **u.metrics,
                 "bytes_up": u.nbytes(),
-                "bytes_down": ws.slots.nbytes(),
+                "bytes_down": ws.slots.nbytes() + extra_down[u.client_id],
             }
             for u in accepted
         ]

@@ -1,6 +1,7 @@
 """Client-side drift correction: FedProx's proximal term and SCAFFOLD's corrected gradients."""
 
 import dataclasses
+import json
 
 import pytest
 import torch
@@ -86,6 +87,11 @@ def test_a_correction_steers_tensors_the_client_data_do_not_move(su_cfg):
 def test_a_scaffold_run_sends_each_client_its_correction_and_keeps_the_controls(tmp_path):
     cfg = load_config("smoke", None, [*SMOKE, "federation.rounds=2", "federation.strategy=scaffold"])
     run_dir = runner.run(cfg, tmp_path / "run")
+    fedavg_dir = runner.run(load_config("smoke", None, [*SMOKE, "federation.rounds=2"]), tmp_path / "fedavg")
+    [last] = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()][-1:]
+    [plain] = [json.loads(line) for line in (fedavg_dir / "metrics.jsonl").read_text().splitlines()][-1:]
+    for c, p in zip(last["clients"], plain["clients"]):  # the correction goes down, the controls up
+        assert c["bytes_down"] == 2 * p["bytes_down"] and c["bytes_up"] == 2 * p["bytes_up"]
     state = runner.RunState.load(run_dir)
     controls = state.strategy["client_controls"]
     assert sorted(controls) == [0, 1]
