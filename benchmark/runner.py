@@ -296,7 +296,7 @@ class ClientJob:
     # The frozen-weight change so far (fedex-lora, flora). The in-process model already has it;
     # a client process with its own model copy adds whatever it has not added yet.
     base_delta: Mapping[str, torch.Tensor] = field(default_factory=dict)
-    # SCAFFOLD: c - c_i per trained adapter tensor, added to every local gradient; None = none
+    # SCAFFOLD: c - c_i per trained adapter tensor, applied after every local step; None = none
     correction: Mapping[str, torch.Tensor] | None = None
 
 

@@ -1,8 +1,8 @@
 """The simulated client: local LoRA training on a private shard -> an `Update`.
 
 The `Update` is the privacy boundary: adapter tensors, an example count, whitelisted scalar
-metrics and, for SCAFFOLD, the client's control variates (its mean gradient over the round,
-one tensor per adapter tensor). It cannot carry images, text or per-sample data.
+metrics and, for SCAFFOLD, the client's control variates (its mean local step per unit of
+learning rate over the round, one tensor per adapter tensor). It cannot carry images, text or per-sample data.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Client-side drift correction: FedProx's proximal term and SCAFFOLD's corrected gradients."""
+"""Client-side drift correction: FedProx's proximal term and SCAFFOLD's corrected steps."""
 
 import dataclasses
 import json
