@@ -434,6 +434,8 @@ def measure(
         ]
     _say("counting round 1's training FLOPs (replay)")
     figures["flops"] = count_round_flops(cfg)
+    if naive:
+        figures["naive_ceiling"] = naive_ceiling(figures)
     figures["peak_rss_mb"] = round(peak_rss_mb(), 1)
     figures["memory"] = []
     for n in memory:
@@ -441,6 +443,20 @@ def measure(
         figures["memory"].append(memory_probe(cfg, n, out))
     (out / "perf.json").write_text(json.dumps(figures, indent=1), encoding="utf-8")
     return figures
+
+
+def naive_ceiling(f: dict) -> dict:
+    """The most any engine can gain on the naive arm's round-1 local training on this device:
+    round 1's training FLOPs (the engine's count; the naive arm computes the same batches and
+    encodes the same images) run at the measured GEMM peak take `floor_seconds`, and the naive
+    arm took `naive_seconds`."""
+    floor = f["flops"]["flops"] / f["gemm_peak"]["flops_per_second"]
+    naive = next(x["train"] for x in f["naive"]["rounds"] if x["round"] == 1)
+    return {
+        "floor_seconds": round(floor, 3),
+        "naive_seconds": round(naive, 3),
+        "ratio": round(naive / floor, 3),
+    }
 
 
 def _say(line: str) -> None:
@@ -499,6 +515,9 @@ def summary(f: dict) -> str:
             f"  local training only: engine {sum(x.get('train', 0) for x in eng['rounds'] if 0 < x['round'] <= r):.1f}"
             f", naive {sum(x.get('train', 0) for x in nv['rounds'] if x['round'] > 0):.1f}; naive split: "
             + ", ".join(f"{k} {v:.1f}" for k, v in nv["train_split"].items()),
+            f"  ceiling: round 1's training FLOPs at the GEMM peak take {f['naive_ceiling']['floor_seconds']:.1f} s,"
+            f" the naive arm's round-1 training {f['naive_ceiling']['naive_seconds']:.1f} s -> no engine computing them can be more"
+            f" than {f['naive_ceiling']['ratio']:.2f}x faster on it on this device",
             f"  adapter after round {r}: max |diff| {f['naive_adapter_max_abs_diff']:.2e}; CER "
             + _cer_pair(eng["cer"][r], nv["cer"][r]),
         ]

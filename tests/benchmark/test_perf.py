@@ -209,6 +209,12 @@ def test_perf_arms_do_the_same_work(tmp_path):
     assert probe["clients"] == 2 and probe["peak_rss_mb"] > 100
     text = summary(figures)
     assert "model FLOPs utilisation" in text and "naive" in text
+    # The ceiling: the naive arm's round-1 training time over that of round 1's FLOPs at the peak.
+    ceiling = figures["naive_ceiling"]
+    naive_round1 = next(x["train"] for x in figures["naive"]["rounds"] if x["round"] == 1)
+    floor = figures["flops"]["flops"] / figures["gemm_peak"]["flops_per_second"]
+    assert ceiling["ratio"] == pytest.approx(naive_round1 / floor, rel=1e-2)
+    assert f"more than {ceiling['ratio']:.2f}x faster" in text
     # Repeats: every run of either arm ends at the same adapter (checked above, as the max
     # over runs), and each pair's seconds are reported with the median ratio.
     pairs = figures["naive_repeats"]
