@@ -7,6 +7,7 @@ is never rebuilt or re-wrapped.
 from __future__ import annotations
 
 import re
+import warnings
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
@@ -52,7 +53,13 @@ def wrap_with_lora(
         bias="none",
         trainable_token_indices=token_indices or None,
     )
-    return get_peft_model(model, config)
+    with warnings.catch_warnings():
+        # PEFT reads transformers' deprecated `is_gradient_checkpointing` alias while wrapping:
+        # a FutureWarning in every run that says nothing about this one.
+        warnings.filterwarnings(
+            "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
+        )
+        return get_peft_model(model, config)
 
 
 def parameter_counts(model: torch.nn.Module) -> tuple[int, int]:
